@@ -1,0 +1,114 @@
+//! Access tokens: HS256 JWTs with issuer, audience and expiry, nothing else accepted.
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// The `iss` of every token accord issues.
+pub const ISSUER: &str = "accord";
+/// The `aud` of every token accord issues.
+pub const AUDIENCE: &str = "accord-api";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    iss: String,
+    aud: String,
+    sub: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// Signs and checks access tokens with one shared secret.
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl JwtKeys {
+    /// Keys for `secret`.
+    pub fn new(secret: &[u8]) -> Self {
+        // `Validation::new` accepts only the algorithm named here, so `none` or RS256 headers fail.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// A token for `user_id`, valid from `now` for `ttl`.
+    pub fn issue(
+        &self,
+        user_id: &str,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> anyhow::Result<String> {
+        let claims = Claims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub: user_id.into(),
+            iat: now.timestamp(),
+            exp: (now + ttl).timestamp(),
+        };
+        Ok(encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
+    }
+
+    /// The user id of a valid token. Expiry is checked against the system clock.
+    pub fn verify(&self, token: &str) -> Result<String, AppError> {
+        use jsonwebtoken::errors::ErrorKind;
+        match decode::<Claims>(token, &self.decoding, &self.validation) {
+            Ok(data) => Ok(data.claims.sub),
+            Err(error) => Err(AppError::Unauthorized(match error.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired",
+                ErrorKind::InvalidAudience | ErrorKind::InvalidIssuer => {
+                    "the token was not issued for accord"
+                }
+                _ => "the token is not valid",
+            })),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_verifies_with_its_own_secret_only() {
+        let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
+        let token = keys
+            .issue("user-1", Utc::now(), chrono::Duration::hours(1))
+            .unwrap();
+        assert_eq!(keys.verify(&token).unwrap(), "user-1");
+        let other = JwtKeys::new(b"fedcba9876543210fedcba9876543210");
+        assert!(other.verify(&token).is_err());
+    }
+
+    #[test]
+    fn an_expired_token_is_refused() {
+        let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
+        let token = keys
+            .issue(
+                "user-1",
+                Utc::now() - chrono::Duration::hours(2),
+                chrono::Duration::hours(1),
+            )
+            .unwrap();
+        assert!(matches!(
+            keys.verify(&token),
+            Err(AppError::Unauthorized("the token has expired"))
+        ));
+    }
+}

@@ -1,0 +1,219 @@
+//! The `accord` command line: `serve`, `migrate`, `user add`, `token issue`.
+
+use std::io::BufRead;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::builder::TypedValueParser;
+use clap::{Parser, Subcommand};
+
+use crate::auth::Principal;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::domain::duration::Span;
+use crate::domain::identity::Role;
+use crate::service::bootstrap::FirstAdmin;
+use crate::service::users::{self, NewUser};
+use crate::startup::{Application, prepare};
+use crate::store;
+
+/// accord keeps the SLAs between departments and tells both sides when one is broken.
+///
+/// Settings come from ACCORD_* environment variables; see the README.
+#[derive(Debug, Parser)]
+#[command(name = "accord", version)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage people.
+    User {
+        /// What to do with users.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Access tokens.
+    Token {
+        /// What to do with tokens.
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+/// `accord user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; the password comes from ACCORD_PASSWORD or the first line of stdin.
+    Add {
+        /// Sign-in address.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// admin, head or member.
+        #[arg(long)]
+        role: Role,
+        /// Team slug (required for heads and members).
+        #[arg(long)]
+        team: Option<String>,
+    },
+}
+
+/// `accord token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print an access token (JWT) for an existing account on stdout, and nothing else.
+    Issue {
+        /// The account's sign-in address.
+        #[arg(long)]
+        email: String,
+        /// How long the token is valid: 30m, 1h, 7d…
+        #[arg(long, default_value = "1h")]
+        ttl: Span,
+    },
+}
+
+impl clap::builder::ValueParserFactory for Role {
+    type Parser = clap::builder::TryMapValueParser<
+        clap::builder::StringValueParser,
+        fn(String) -> Result<Role, String>,
+    >;
+    fn value_parser() -> Self::Parser {
+        clap::builder::StringValueParser::new().try_map(|s| s.parse())
+    }
+}
+
+impl clap::builder::ValueParserFactory for Span {
+    type Parser = clap::builder::TryMapValueParser<
+        clap::builder::StringValueParser,
+        fn(String) -> Result<Span, String>,
+    >;
+    fn value_parser() -> Self::Parser {
+        clap::builder::StringValueParser::new().try_map(|s| s.parse())
+    }
+}
+
+/// Runs one command to completion.
+pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match command {
+        Command::Serve => serve(config, clock).await,
+        Command::Migrate => {
+            config.ensure_data_dir()?;
+            let db = store::Db::open(&config.database_url)?;
+            let applied = db.run(|conn| Ok(store::migrate(conn)?)).await?;
+            eprintln!(
+                "accord: {} migration(s) applied to {}",
+                applied.len(),
+                config.database_url.redacted()
+            );
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    email,
+                    name,
+                    role,
+                    team,
+                },
+        } => {
+            let password = match &config.admin_password {
+                Some(password) => password.expose().to_string(),
+                None => read_password()?,
+            };
+            let (db, _, _) = prepare(&config, clock.as_ref()).await?;
+            let (new, now) = (
+                NewUser {
+                    email,
+                    name,
+                    team,
+                    role,
+                    password,
+                },
+                clock.now(),
+            );
+            let user = db
+                .run(move |conn| users::create(conn, &Principal::System, new, now))
+                .await?;
+            println!("{}", user.id);
+            eprintln!(
+                "accord: created {} ({}) with id {}",
+                user.email, user.role, user.id
+            );
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Issue { email, ttl },
+        } => {
+            let (db, jwt, _) = prepare(&config, clock.as_ref()).await?;
+            let lookup = email.trim().to_lowercase();
+            let found = db
+                .run(move |conn| Ok(store::users::find_credentials(conn, &lookup)?))
+                .await?;
+            let user = match found {
+                Some((user, _)) if user.deactivated_at.is_none() => user,
+                Some(_) => bail!("the account {email} is deactivated"),
+                None => bail!("no account with email {email}"),
+            };
+            println!("{}", jwt.issue(&user.id, clock.now(), ttl.as_delta())?);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+    let public_url = config.public_url.clone();
+    let application = Application::build(config, clock).await?;
+    if let Some(admin) = application.first_admin() {
+        print_first_admin(admin, &public_url);
+    }
+    tracing::info!(port = application.port(), public_url, "accord is serving");
+    application
+        .run_until_stopped()
+        .await
+        .context("server failed")?;
+    tracing::info!("accord stopped");
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from stdin")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        bail!("no password: set ACCORD_PASSWORD or pass it on stdin");
+    }
+    Ok(password)
+}
+
+/// Tells the operator, once, how to get into a new instance.
+fn print_first_admin(admin: &FirstAdmin, public_url: &str) {
+    let password = admin
+        .generated_password
+        .as_deref()
+        .unwrap_or("the value of ACCORD_PASSWORD");
+    eprintln!(
+        "\naccord: this is a new instance; created the first admin account.\n\
+         \x20 email:    {email}\n\
+         \x20 password: {password}   (shown this once; change it with PATCH /api/v1/users/{{id}})\n\
+         Get a token:\n\
+         \x20 curl -s -X POST {public_url}/api/v1/auth/token -H 'content-type: application/json' \\\n\
+         \x20      -d '{{\"email\": \"{email}\", \"password\": \"…\"}}'\n\
+         or: accord token issue --email {email}\n",
+        email = admin.email,
+    );
+}

@@ -1,0 +1,164 @@
+//! Teams, people and service tokens: who acts in accord.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A department that provides or consumes SLAs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Team {
+    /// Internal id (UUIDv7).
+    pub id: String,
+    /// Public address of the team (`marketing`).
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Distribution address that notifications go to.
+    pub email: String,
+    /// Slack-compatible incoming webhook, if the team wants chat posts.
+    pub webhook_url: Option<String>,
+    /// When the team was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A reference to a team: its id for storage, its slug for the API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TeamRef {
+    /// Internal id.
+    pub id: String,
+    /// Public slug.
+    pub slug: String,
+}
+
+/// What a person may do; the rules live in [`crate::auth::policy`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Administers the instance: teams, users, tokens, retiring SLAs. Never signs for a team.
+    Admin,
+    /// Head of a team: signs SLAs and manages the team's people and tokens.
+    Head,
+    /// Member of a team: reads and logs activity for the team.
+    Member,
+}
+
+impl Role {
+    /// The stored and serialized name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Head => "head",
+            Self::Member => "member",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "admin" => Ok(Self::Admin),
+            "head" => Ok(Self::Head),
+            "member" => Ok(Self::Member),
+            other => Err(format!(
+                "unknown role {other:?}; expected admin, head or member"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A person who signs in with email and password.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// Internal id (UUIDv7).
+    pub id: String,
+    /// Sign-in address, stored lowercase.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// The team, required for heads and members.
+    pub team: Option<TeamRef>,
+    /// What the person may do.
+    pub role: Role,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Set when the account was deactivated; such an account cannot sign in.
+    pub deactivated_at: Option<DateTime<Utc>>,
+}
+
+/// What a service token may be used for.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+pub enum Scope {
+    /// Post activity events, for any team.
+    #[serde(rename = "events:write")]
+    EventsWrite,
+    /// Read SLA status (for bots).
+    #[serde(rename = "status:read")]
+    StatusRead,
+}
+
+impl Scope {
+    /// The stored and serialized name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EventsWrite => "events:write",
+            Self::StatusRead => "status:read",
+        }
+    }
+}
+
+impl FromStr for Scope {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "events:write" => Ok(Self::EventsWrite),
+            "status:read" => Ok(Self::StatusRead),
+            other => Err(format!(
+                "unknown scope {other:?}; expected events:write or status:read"
+            )),
+        }
+    }
+}
+
+/// A revocable credential for a system or bot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ServiceToken {
+    /// Internal id (UUIDv7), used to revoke it.
+    pub id: String,
+    /// What the token is for, e.g. `crm-sync`.
+    pub name: String,
+    /// The team it belongs to, if any.
+    pub team: Option<TeamRef>,
+    /// What it may do.
+    pub scopes: Vec<Scope>,
+    /// The user who issued it.
+    pub created_by: String,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked; a revoked token is refused.
+    pub revoked_at: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,11 @@
+//! Pure types and rules: no database, no HTTP, no clock.
+
+pub mod audit;
+pub mod duration;
+pub mod identity;
+pub mod validate;
+
+use std::collections::BTreeMap;
+
+/// Field path → what is wrong with it; the shape of every validation failure.
+pub type FieldErrors = BTreeMap<String, String>;

@@ -1,0 +1,168 @@
+//! `/teams`: the departments, addressed by slug.
+
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::json::ApiJson;
+use super::pagination::{ListResponse, PageParams};
+use crate::auth::Principal;
+use crate::domain::identity::Team;
+use crate::error::{AppError, Problem};
+use crate::service::{self, teams::NewTeam, teams::TeamChanges};
+use crate::startup::AppState;
+
+/// A new team.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTeamRequest {
+    /// Public address: lowercase letters, digits, dashes (`marketing`).
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Distribution address that notifications go to.
+    pub email: String,
+    /// Slack-compatible incoming webhook.
+    pub webhook_url: Option<String>,
+}
+
+/// Changes to a team; absent fields stay as they are, `"webhook_url": null` removes the webhook.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTeamRequest {
+    /// Display name.
+    pub name: Option<String>,
+    /// Distribution address.
+    pub email: Option<String>,
+    /// Webhook URL, or null to remove it.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub webhook_url: Option<Option<String>>,
+}
+
+/// A team as returned.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TeamResponse {
+    /// Public address.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Distribution address.
+    pub email: String,
+    /// Webhook URL, if set.
+    pub webhook_url: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Team> for TeamResponse {
+    fn from(team: Team) -> Self {
+        Self {
+            slug: team.slug,
+            name: team.name,
+            email: team.email,
+            webhook_url: team.webhook_url,
+            created_at: team.created_at,
+            updated_at: team.updated_at,
+        }
+    }
+}
+
+/// Creates a team (admin).
+#[utoipa::path(tag = "teams", request_body = CreateTeamRequest, security(("bearer" = [])), responses(
+    (status = 201, body = TeamResponse), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/teams")]
+pub async fn create_team(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: ApiJson<CreateTeamRequest>,
+) -> Result<HttpResponse, AppError> {
+    let CreateTeamRequest {
+        slug,
+        name,
+        email,
+        webhook_url,
+    } = body.into_inner();
+    let (new, now) = (
+        NewTeam {
+            slug,
+            name,
+            email,
+            webhook_url,
+        },
+        state.clock.now(),
+    );
+    let team = state
+        .db
+        .run(move |conn| service::teams::create(conn, &principal, new, now))
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, format!("/api/v1/teams/{}", team.slug)))
+        .json(TeamResponse::from(team)))
+}
+
+/// Lists teams by slug.
+#[utoipa::path(tag = "teams", params(PageParams), security(("bearer" = [])), responses((status = 200, body = ListResponse<TeamResponse>)))]
+#[get("/teams")]
+pub async fn list_teams(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<PageParams>,
+) -> Result<HttpResponse, AppError> {
+    let page = query.to_request()?;
+    let teams = state
+        .db
+        .run(move |conn| service::teams::list(conn, &principal, &page))
+        .await?;
+    Ok(HttpResponse::Ok().json(ListResponse::from_page(teams, TeamResponse::from)))
+}
+
+/// One team.
+#[utoipa::path(tag = "teams", security(("bearer" = [])), responses((status = 200, body = TeamResponse), (status = 404, body = Problem)))]
+#[get("/teams/{slug}")]
+pub async fn get_team(
+    state: web::Data<AppState>,
+    principal: Principal,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let slug = slug.into_inner();
+    let team = state
+        .db
+        .run(move |conn| service::teams::get(conn, &principal, &slug))
+        .await?;
+    Ok(HttpResponse::Ok().json(TeamResponse::from(team)))
+}
+
+/// Changes a team (admin, or a head of the team).
+#[utoipa::path(tag = "teams", request_body = UpdateTeamRequest, security(("bearer" = [])), responses(
+    (status = 200, body = TeamResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[patch("/teams/{slug}")]
+pub async fn update_team(
+    state: web::Data<AppState>,
+    principal: Principal,
+    slug: web::Path<String>,
+    body: ApiJson<UpdateTeamRequest>,
+) -> Result<HttpResponse, AppError> {
+    let UpdateTeamRequest {
+        name,
+        email,
+        webhook_url,
+    } = body.into_inner();
+    let (slug, changes, now) = (
+        slug.into_inner(),
+        TeamChanges {
+            name,
+            email,
+            webhook_url,
+        },
+        state.clock.now(),
+    );
+    let team = state
+        .db
+        .run(move |conn| service::teams::update(conn, &principal, &slug, changes, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(TeamResponse::from(team)))
+}

@@ -1,0 +1,159 @@
+//! Teams: the departments that sign SLAs.
+
+use chrono::{DateTime, Utc};
+
+use super::{Page, PageRequest, audit};
+use crate::auth::Principal;
+use crate::auth::policy::Action;
+use crate::domain::FieldErrors;
+use crate::domain::identity::Team;
+use crate::domain::validate;
+use crate::error::AppError;
+use crate::store::{self, DbConn, write_tx};
+
+/// What it takes to create a team.
+#[derive(Clone, Debug)]
+pub struct NewTeam {
+    /// Public address, e.g. `marketing`.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Distribution address for notifications.
+    pub email: String,
+    /// Optional Slack-compatible webhook.
+    pub webhook_url: Option<String>,
+}
+
+/// A partial change to a team; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct TeamChanges {
+    /// New display name.
+    pub name: Option<String>,
+    /// New distribution address.
+    pub email: Option<String>,
+    /// New webhook; `Some(None)` removes it.
+    pub webhook_url: Option<Option<String>>,
+}
+
+fn check_fields(errors: &mut FieldErrors, name: &str, email: &str, webhook_url: Option<&str>) {
+    if let Err(e) = validate::name(name) {
+        errors.insert("name".into(), e);
+    }
+    if let Err(e) = validate::email(email) {
+        errors.insert("email".into(), e);
+    }
+    if let Some(Err(e)) = webhook_url.map(validate::http_url) {
+        errors.insert("webhook_url".into(), e);
+    }
+}
+
+/// Creates a team (admins only).
+pub fn create(
+    conn: &mut DbConn,
+    actor: &Principal,
+    new: NewTeam,
+    now: DateTime<Utc>,
+) -> Result<Team, AppError> {
+    actor.authorize(Action::CreateTeam)?;
+    let mut errors = FieldErrors::new();
+    if let Err(e) = validate::slug(&new.slug) {
+        errors.insert("slug".into(), e);
+    }
+    check_fields(
+        &mut errors,
+        &new.name,
+        &new.email,
+        new.webhook_url.as_deref(),
+    );
+    AppError::check(errors)?;
+    let team = Team {
+        id: store::new_id(),
+        slug: new.slug,
+        name: new.name.trim().into(),
+        email: new.email,
+        webhook_url: new.webhook_url,
+        created_at: now,
+        updated_at: now,
+    };
+    write_tx(conn, |conn| {
+        if store::teams::find_by_slug(conn, &team.slug)?.is_some() {
+            return Err(AppError::Conflict(format!(
+                "a team with slug {:?} already exists",
+                team.slug
+            )));
+        }
+        store::teams::insert(conn, &team)?;
+        audit(
+            conn,
+            actor,
+            "team.created",
+            ("team", &team.slug),
+            (None, Some(&team)),
+            now,
+        )?;
+        Ok(team)
+    })
+}
+
+/// Changes a team (an admin, or a head of that team).
+pub fn update(
+    conn: &mut DbConn,
+    actor: &Principal,
+    slug: &str,
+    changes: TeamChanges,
+    now: DateTime<Utc>,
+) -> Result<Team, AppError> {
+    write_tx(conn, |conn| {
+        let before = store::teams::find_by_slug(conn, slug)?.ok_or(AppError::NotFound("team"))?;
+        actor.authorize(Action::UpdateTeam { team: &before.id })?;
+        let mut team = before.clone();
+        if let Some(name) = changes.name {
+            team.name = name.trim().into();
+        }
+        if let Some(email) = changes.email {
+            team.email = email;
+        }
+        if let Some(webhook_url) = changes.webhook_url {
+            team.webhook_url = webhook_url;
+        }
+        let mut errors = FieldErrors::new();
+        check_fields(
+            &mut errors,
+            &team.name,
+            &team.email,
+            team.webhook_url.as_deref(),
+        );
+        AppError::check(errors)?;
+        if team == before {
+            return Ok(team);
+        }
+        team.updated_at = now;
+        store::teams::update(conn, &team)?;
+        audit(
+            conn,
+            actor,
+            "team.updated",
+            ("team", &team.slug),
+            (Some(&before), Some(&team)),
+            now,
+        )?;
+        Ok(team)
+    })
+}
+
+/// One team by slug.
+pub fn get(conn: &mut DbConn, actor: &Principal, slug: &str) -> Result<Team, AppError> {
+    actor.authorize(Action::ReadTeams)?;
+    store::teams::find_by_slug(conn, slug)?.ok_or(AppError::NotFound("team"))
+}
+
+/// Teams in slug order.
+pub fn list(
+    conn: &mut DbConn,
+    actor: &Principal,
+    page: &PageRequest,
+) -> Result<Page<Team>, AppError> {
+    actor.authorize(Action::ReadTeams)?;
+    let teams = store::teams::list(conn, page.after.as_deref(), page.fetch_limit())?;
+    Ok(page.finish(teams, |team| team.slug.clone()))
+}

@@ -1,0 +1,159 @@
+//! Wiring: the database, the signing keys, the routes and the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, scope};
+
+use crate::auth::jwt::JwtKeys;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http::{self, metrics::Metrics};
+use crate::service::bootstrap::{self, FirstAdmin};
+use crate::store::{self, Db};
+
+/// What every handler can reach.
+pub struct AppState {
+    /// The database pool.
+    pub db: Db,
+    /// The source of "now".
+    pub clock: Arc<dyn Clock>,
+    /// The settings the process started with.
+    pub config: Config,
+    /// Access-token keys.
+    pub jwt: JwtKeys,
+    /// Prometheus series.
+    pub metrics: Metrics,
+}
+
+/// Opens the database, applies migrations, and returns it with the signing keys, plus the first
+/// admin if this start created one. Shared by `serve` and the CLI commands.
+pub async fn prepare(
+    config: &Config,
+    clock: &dyn Clock,
+) -> anyhow::Result<(Db, JwtKeys, Option<FirstAdmin>)> {
+    config.ensure_data_dir()?;
+    let db = Db::open(&config.database_url)?;
+    let (now, setup_config) = (clock.now(), config.clone());
+    let (secret, first_admin) = db
+        .run(move |conn| {
+            let applied = store::migrate(conn)?;
+            if !applied.is_empty() {
+                tracing::info!(migrations = ?applied, "applied database migrations");
+            }
+            let secret = bootstrap::jwt_secret(conn, &setup_config, now)?;
+            let first_admin = bootstrap::first_admin(conn, &setup_config, now)?;
+            Ok((secret, first_admin))
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("database setup failed: {e:#}"))?;
+    Ok((db, JwtKeys::new(&secret), first_admin))
+}
+
+/// A built, listening server that has not started answering yet.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    first_admin: Option<FirstAdmin>,
+}
+
+impl Application {
+    /// Prepares the database and binds `config.bind` (port 0 picks a free port).
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let (db, jwt, first_admin) = prepare(&config, clock.as_ref()).await?;
+        let listener = TcpListener::bind(&config.bind)
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            db,
+            clock,
+            config,
+            jwt,
+            metrics: Metrics::new()?,
+        });
+        let server = run(listener, state.clone())?;
+        Ok(Self {
+            port,
+            server,
+            state,
+            first_admin,
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state, for background work started beside the server.
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// The admin created at this start, if the database was empty.
+    pub fn first_admin(&self) -> Option<&FirstAdmin> {
+        self.first_admin.as_ref()
+    }
+
+    /// Serves until SIGTERM or SIGINT, then finishes the requests in flight (up to 30 s).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// A handle to stop the server from elsewhere.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    let server = HttpServer::new(move || {
+        let (app, api) = App::new()
+            .into_utoipa_app()
+            .openapi(http::openapi::ApiDoc::openapi())
+            .app_data(state.clone())
+            .app_data(http::query_config())
+            .app_data(http::path_config())
+            .service(http::health::healthz)
+            .service(http::health::readyz)
+            .service(http::metrics::prometheus_metrics)
+            .route(
+                "/api/v1/openapi.json",
+                web::get().to(http::openapi::serve_openapi),
+            )
+            .service(
+                scope("/api/v1")
+                    .service(http::auth::issue_token)
+                    .service(http::teams::create_team)
+                    .service(http::teams::list_teams)
+                    .service(http::teams::get_team)
+                    .service(http::teams::update_team)
+                    .service(http::users::create_user)
+                    .service(http::users::list_users)
+                    .service(http::users::get_me)
+                    .service(http::users::get_user)
+                    .service(http::users::update_user)
+                    .service(http::users::deactivate_user)
+                    .service(http::service_tokens::issue_service_token)
+                    .service(http::service_tokens::list_service_tokens)
+                    .service(http::service_tokens::revoke_service_token),
+            )
+            .split_for_parts();
+        let document = web::Data::new(api);
+        app.app_data(document)
+            .default_service(web::to(http::not_found))
+            .wrap(from_fn(http::metrics::observe))
+            .wrap(TracingLogger::default())
+    })
+    .listen(listener)?
+    .shutdown_timeout(30)
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,231 @@
+//! Storage: one diesel code path over SQLite (embedded default) and PostgreSQL.
+//!
+//! Everything that touches the database runs inside [`Db::run`] on the blocking pool,
+//! through the free functions of the per-table modules.
+
+pub mod audit;
+pub mod schema;
+pub mod service_tokens;
+pub mod settings;
+pub mod teams;
+pub mod users;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, DurationRound, NaiveDateTime, TimeDelta, Utc};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::DatabaseUrl;
+use crate::error::AppError;
+
+/// A connection to either backend; queries written once run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    /// PostgreSQL, for production and scale-out.
+    Postgres(PgConnection),
+    /// Embedded SQLite, the default.
+    Sqlite(SqliteConnection),
+}
+
+/// Which backend a database is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Opens one connection of the backend the URL names, with accord's session settings.
+pub fn connect(url: &DatabaseUrl) -> Result<DbConn, diesel::ConnectionError> {
+    match url {
+        DatabaseUrl::Postgres(url) => {
+            let mut conn = PgConnection::establish(url.expose())?;
+            // Timestamps are UTC `TIMESTAMP` columns; keep the session from shifting them, and
+            // JIT only adds latency to accord's short queries.
+            conn.batch_execute("SET TIME ZONE 'UTC'; SET jit = off;")
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(DbConn::Postgres(conn))
+        }
+        DatabaseUrl::Sqlite(path) => {
+            let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+            conn.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(DbConn::Sqlite(conn))
+        }
+    }
+}
+
+/// Builds pool connections with [`connect`], so the URL scheme, not trial and error, picks the backend.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConn;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        connect(&self.url)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        <DbConn as Connection>::TransactionManager::is_broken_transaction_manager(conn)
+    }
+}
+
+/// The connection pool, shared by the HTTP workers, the CLI and background jobs.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<ConnectionManager>,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens the pool. The first connection is made here so that a bad URL or an unreachable
+    /// server fails at start with the real reason.
+    pub fn open(url: &DatabaseUrl) -> anyhow::Result<Self> {
+        let backend = match url {
+            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+        };
+        drop(connect(url).with_context(|| format!("cannot open {}", url.redacted()))?);
+        // SQLite has one writer at a time: a few connections are enough, and more only queue.
+        let max_size = match backend {
+            Backend::Sqlite => 4,
+            Backend::Postgres => 10,
+        };
+        let pool = Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(ConnectionManager { url: url.clone() })
+            .with_context(|| format!("cannot open {}", url.redacted()))?;
+        Ok(Self { pool, backend })
+    }
+
+    /// The backend behind this pool.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A pooled connection for synchronous callers (the CLI).
+    pub fn get(&self) -> Result<PooledConnection<ConnectionManager>, AppError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs one use case on a pooled connection on the blocking pool, inside the caller's span.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let (pool, span) = (self.pool.clone(), tracing::Span::current());
+        tokio::task::spawn_blocking(move || span.in_scope(|| f(&mut *pool.get()?)))
+            .await
+            .context("database task panicked")?
+    }
+}
+
+/// Applies the embedded migrations of the connection's backend; returns the versions applied.
+pub fn migrate(conn: &mut DbConn) -> anyhow::Result<Vec<String>> {
+    let applied = match conn {
+        DbConn::Postgres(pg) => {
+            // backend: replicas starting together must not run the same migration twice.
+            pg.batch_execute("SELECT pg_advisory_lock(7306001)")?;
+            let applied = pg
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(ToString::to_string).collect());
+            pg.batch_execute("SELECT pg_advisory_unlock(7306001)")?;
+            applied
+        }
+        DbConn::Sqlite(lite) => lite
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.iter().map(ToString::to_string).collect()),
+    };
+    applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+}
+
+/// Whether migrations embedded in this binary are still to be applied.
+pub fn has_pending_migrations(conn: &mut DbConn) -> anyhow::Result<bool> {
+    let pending = match conn {
+        DbConn::Postgres(pg) => pg.has_pending_migration(POSTGRES_MIGRATIONS),
+        DbConn::Sqlite(lite) => lite.has_pending_migration(SQLITE_MIGRATIONS),
+    };
+    pending.map_err(|e| anyhow::anyhow!("cannot read migration state: {e}"))
+}
+
+/// Runs `f` in a write transaction.
+///
+/// backend: on SQLite the transaction starts with `BEGIN IMMEDIATE`, taking the write lock up
+/// front; a deferred transaction that reads first and then writes fails at once with
+/// `SQLITE_BUSY` when another connection committed meanwhile, which the busy timeout cannot wait out.
+pub fn write_tx<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let DbConn::Sqlite(lite) = conn else {
+        return conn.transaction(f);
+    };
+    if AnsiTransactionManager::transaction_manager_status_mut(lite)
+        .transaction_depth()?
+        .is_some()
+    {
+        // Already inside a transaction: nest as a savepoint like `transaction` does.
+        return conn.transaction(f);
+    }
+    AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
+    let result = f(conn);
+    let DbConn::Sqlite(lite) = conn else {
+        unreachable!("the connection does not change its backend")
+    };
+    match result {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(lite)?;
+            Ok(value)
+        }
+        Err(error) => {
+            AnsiTransactionManager::rollback_transaction(lite)?;
+            Err(error)
+        }
+    }
+}
+
+/// A timestamp as stored: UTC, cut to microseconds so both backends read back the same value.
+pub fn to_db_time(at: DateTime<Utc>) -> NaiveDateTime {
+    at.duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(at)
+        .naive_utc()
+}
+
+/// A stored timestamp back as UTC.
+pub fn from_db_time(at: NaiveDateTime) -> DateTime<Utc> {
+    at.and_utc()
+}
+
+/// A new time-ordered identifier (UUIDv7), so ids sort in creation order.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// The public name of the connection manager's pool type, for the CLI.
+pub type DbPool = r2d2::Pool<ConnectionManager>;

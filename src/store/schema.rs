@@ -1,0 +1,66 @@
+// Kept by hand so that it matches both migration trees (see diesel.toml).
+
+diesel::table! {
+    teams (id) {
+        id -> Text,
+        slug -> Text,
+        name -> Text,
+        email -> Text,
+        webhook_url -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        name -> Text,
+        team_id -> Nullable<Text>,
+        role -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deactivated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    service_tokens (id) {
+        id -> Text,
+        name -> Text,
+        team_id -> Nullable<Text>,
+        scopes -> Text,
+        token_hash -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        entity_type -> Text,
+        entity_id -> Text,
+        before -> Nullable<Text>,
+        after -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(users -> teams (team_id));
+diesel::joinable!(service_tokens -> teams (team_id));
+
+diesel::allow_tables_to_appear_in_same_query!(teams, users, service_tokens, settings, audit_log);
