@@ -132,7 +132,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 Some(password) => password.expose().to_string(),
                 None => read_password()?,
             };
-            let (db, _, _) = prepare(&config, clock.as_ref()).await?;
+            let (db, _, _) = prepare(&config, clock.as_ref(), false).await?;
             let (new, now) = (
                 NewUser {
                     email,
@@ -156,7 +156,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Token {
             command: TokenCommand::Issue { email, ttl },
         } => {
-            let (db, jwt, _) = prepare(&config, clock.as_ref()).await?;
+            let (db, jwt, _) = prepare(&config, clock.as_ref(), false).await?;
             let lookup = email.trim().to_lowercase();
             let found = db
                 .run(move |conn| Ok(store::users::find_credentials(conn, &lookup)?))

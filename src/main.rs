@@ -27,7 +27,14 @@ fn main() -> ExitCode {
     match local.block_on(&runtime, run(cli.command, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("accord: error: {error:#}");
+            // One line, even when a cause (a libpq message) spans several.
+            eprintln!(
+                "accord: error: {}",
+                format!("{error:#}")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
             ExitCode::FAILURE
         }
     }

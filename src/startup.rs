@@ -32,11 +32,13 @@ pub struct AppState {
     pub metrics: Metrics,
 }
 
-/// Opens the database, applies migrations, and returns it with the signing keys, plus the first
-/// admin if this start created one. Shared by `serve` and the CLI commands.
+/// Opens the database, applies migrations, and returns it with the signing keys. With
+/// `create_first_admin` (only `serve` sets it), an empty database gets its first admin, returned
+/// so the operator can be told. Shared by `serve` and the CLI commands.
 pub async fn prepare(
     config: &Config,
     clock: &dyn Clock,
+    create_first_admin: bool,
 ) -> anyhow::Result<(Db, JwtKeys, Option<FirstAdmin>)> {
     config.ensure_data_dir()?;
     let db = Db::open(&config.database_url)?;
@@ -48,7 +50,10 @@ pub async fn prepare(
                 tracing::info!(migrations = ?applied, "applied database migrations");
             }
             let secret = bootstrap::jwt_secret(conn, &setup_config, now)?;
-            let first_admin = bootstrap::first_admin(conn, &setup_config, now)?;
+            let first_admin = match create_first_admin {
+                true => bootstrap::first_admin(conn, &setup_config, now)?,
+                false => None,
+            };
             Ok((secret, first_admin))
         })
         .await
@@ -67,7 +72,7 @@ pub struct Application {
 impl Application {
     /// Prepares the database and binds `config.bind` (port 0 picks a free port).
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let (db, jwt, first_admin) = prepare(&config, clock.as_ref()).await?;
+        let (db, jwt, first_admin) = prepare(&config, clock.as_ref(), true).await?;
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();

@@ -1,0 +1,339 @@
+//! The `accord` binary itself: settings, commands, first start, restarts and SIGTERM.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{Backend, TestDb, expect_status};
+
+fn accord(env: &HashMap<String, String>, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("accord runs");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `accord serve` as a child process, killed if the test ends early.
+struct Served {
+    child: Child,
+    address: String,
+    log: PathBuf,
+}
+
+impl Served {
+    async fn start(env: &HashMap<String, String>, log: PathBuf) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut env = env.clone();
+        env.insert("ACCORD_BIND".into(), format!("127.0.0.1:{port}"));
+        env.insert("ACCORD_LOG".into(), "info".into());
+        let child = Command::new(env!("CARGO_BIN_EXE_accord"))
+            .arg("serve")
+            .env_clear()
+            .envs(&env)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("accord serve starts");
+        let served = Self {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !reqwest::get(format!("{}/readyz", served.address))
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "accord did not become ready:\n{}",
+                served.output()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        served
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    async fn terminate(mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let exit = loop {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                break exit;
+            }
+            assert!(Instant::now() < deadline, "accord did not stop on SIGTERM");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let output = self.output();
+        assert!(exit.success(), "exit {exit:?} after SIGTERM:\n{output}");
+        assert!(output.contains("accord stopped"), "{output}");
+        output
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn bad_settings_fail_at_start_with_one_clear_line() {
+    let db = TestDb::new(Backend::Sqlite);
+    let cases = [
+        ("ACCORD_DATABASE_URL", "mysql://localhost/accord"),
+        ("ACCORD_BIND", "8080"),
+        ("ACCORD_JWT_SECRET", "short"),
+        ("ACCORD_LOG_FORMAT", "xml"),
+        ("ACCORD_LOG", "accord=loud"),
+    ];
+    for (var, value) in cases {
+        let mut env = db.env();
+        env.insert(var.into(), value.into());
+        let output = accord(&env, &["serve"], None);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{var}={value}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line for {var}: {stderr}");
+        assert!(
+            stderr.contains(var) && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+    }
+
+    let mut env = db.env();
+    env.insert(
+        "ACCORD_DATABASE_URL".into(),
+        "postgres://accord@127.0.0.1:1/accord".into(),
+    );
+    let output = accord(&env, &["serve"], None);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot open postgres://127.0.0.1:1/accord")
+            && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
+
+async fn the_cli_prepares_an_instance_that_serve_then_uses(backend: Backend) {
+    let db = TestDb::new(backend);
+    let mut env = db.env();
+    env.remove("ACCORD_PASSWORD");
+
+    let migrated = accord(&env, &["migrate"], None);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+
+    let added = accord(
+        &env,
+        &[
+            "user",
+            "add",
+            "--email",
+            "Ops@Example.com",
+            "--name",
+            "Ops",
+            "--role",
+            "admin",
+        ],
+        Some("ops-password-123\n"),
+    );
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let again = accord(
+        &env,
+        &[
+            "user",
+            "add",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+            "--role",
+            "admin",
+        ],
+        Some("ops-password-123\n"),
+    );
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+    let no_team = accord(
+        &env,
+        &[
+            "user",
+            "add",
+            "--email",
+            "h@example.com",
+            "--name",
+            "H",
+            "--role",
+            "head",
+        ],
+        Some("head-password-123\n"),
+    );
+    assert!(
+        !no_team.status.success() && text(&no_team.stderr).contains("team"),
+        "{}",
+        text(&no_team.stderr)
+    );
+
+    let issued = accord(
+        &env,
+        &[
+            "token",
+            "issue",
+            "--email",
+            "ops@example.com",
+            "--ttl",
+            "2h",
+        ],
+        None,
+    );
+    assert!(issued.status.success(), "{}", text(&issued.stderr));
+    let stdout = text(&issued.stdout);
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "only the token on stdout: {stdout}"
+    );
+    let token = stdout.trim();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+
+    let served = Served::start(&env, db.dir.path().join("serve.log")).await;
+    let client = reqwest::Client::new();
+    let me = client
+        .get(format!("{}/api/v1/users/me", served.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let me = expect_status(me, StatusCode::OK).await;
+    assert_eq!(me["email"], "ops@example.com");
+    let signed_in = client
+        .post(format!("{}/api/v1/auth/token", served.address))
+        .json(&json!({"email": "ops@example.com", "password": "ops-password-123"}))
+        .send()
+        .await
+        .unwrap();
+    expect_status(signed_in, StatusCode::OK).await;
+    let output = served.terminate().await;
+    assert!(
+        !output.contains("created the first admin"),
+        "accounts existed already:\n{output}"
+    );
+}
+
+async fn first_start_creates_an_admin_once_and_tokens_survive_a_restart(backend: Backend) {
+    let db = TestDb::new(backend);
+    let mut env = db.env();
+    env.remove("ACCORD_PASSWORD");
+    env.remove("ACCORD_JWT_SECRET");
+
+    let served = Served::start(&env, db.dir.path().join("first.log")).await;
+    let output = served.output();
+    assert!(output.contains("created the first admin"), "{output}");
+    let password = output
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("password: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no password in:\n{output}"))
+        .to_string();
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/api/v1/auth/token", served.address))
+        .json(&json!({"email": "admin@accord.local", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let token = expect_status(response, StatusCode::OK).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    served.terminate().await;
+
+    let served = Served::start(&env, db.dir.path().join("second.log")).await;
+    let response = client
+        .get(format!("{}/api/v1/users/me", served.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    expect_status(response, StatusCode::OK).await;
+    let output = served.terminate().await;
+    assert!(
+        !output.contains("created the first admin"),
+        "told once only:\n{output}"
+    );
+    assert!(
+        !output.contains(&password),
+        "the password is not repeated:\n{output}"
+    );
+}
+
+mod sqlite {
+    #[actix_web::test]
+    async fn the_cli_prepares_an_instance_that_serve_then_uses() {
+        super::the_cli_prepares_an_instance_that_serve_then_uses(super::Backend::Sqlite).await
+    }
+    #[actix_web::test]
+    async fn first_start_creates_an_admin_once_and_tokens_survive_a_restart() {
+        super::first_start_creates_an_admin_once_and_tokens_survive_a_restart(
+            super::Backend::Sqlite,
+        )
+        .await
+    }
+}
+
+mod postgres {
+    #[actix_web::test]
+    async fn the_cli_prepares_an_instance_that_serve_then_uses() {
+        super::the_cli_prepares_an_instance_that_serve_then_uses(super::Backend::Postgres).await
+    }
+    #[actix_web::test]
+    async fn first_start_creates_an_admin_once_and_tokens_survive_a_restart() {
+        super::first_start_creates_an_admin_once_and_tokens_survive_a_restart(
+            super::Backend::Postgres,
+        )
+        .await
+    }
+}

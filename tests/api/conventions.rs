@@ -1,0 +1,214 @@
+//! API conventions every resource shares: problem+json errors for bad input, and cursor paging.
+
+use std::collections::BTreeSet;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{TestApp, expect_problem, expect_status};
+use crate::on_both_backends;
+
+async fn send_raw(app: &TestApp, body: &'static [u8], content_type: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/teams"))
+        .bearer_auth(app.admin())
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn team_count(app: &TestApp) -> usize {
+    let teams = expect_status(
+        app.get("/api/v1/teams?limit=1000", app.admin()).await,
+        StatusCode::OK,
+    )
+    .await;
+    teams["items"].as_array().unwrap().len()
+}
+
+async fn bad_bodies_get_a_useful_4xx_and_change_nothing(app: TestApp) {
+    let problem = expect_problem(
+        send_raw(&app, br#"{"slug": "sales", "name": "#, "application/json").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("malformed JSON"),
+        "{problem}"
+    );
+    expect_problem(
+        send_raw(&app, b"", "application/json").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+
+    let wrong_type = br#"{"slug": "sales", "name": 42, "email": "sales@example.com"}"#;
+    let problem = expect_problem(
+        send_raw(&app, wrong_type, "application/json").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        problem["errors"]["name"]
+            .as_str()
+            .unwrap()
+            .contains("invalid type"),
+        "{problem}"
+    );
+
+    let unknown =
+        br#"{"slug": "sales", "name": "Sales", "email": "sales@example.com", "colour": "red"}"#;
+    let problem = expect_problem(
+        send_raw(&app, unknown, "application/json").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `colour`"),
+        "{problem}"
+    );
+
+    let missing = br#"{"slug": "sales", "name": "Sales"}"#;
+    let problem = expect_problem(
+        send_raw(&app, missing, "application/json").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(problem["errors"]["email"], "is required", "{problem}");
+
+    let good = br#"{"slug": "sales", "name": "Sales", "email": "sales@example.com"}"#;
+    expect_problem(
+        send_raw(&app, good, "text/plain").await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+
+    let huge =
+        json!({"slug": "sales", "name": "x".repeat(2 * 1024 * 1024), "email": "sales@example.com"});
+    let problem = expect_problem(
+        app.post("/api/v1/teams", app.admin(), &huge).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("limit"),
+        "{problem}"
+    );
+
+    assert_eq!(team_count(&app).await, 0, "no bad request stored anything");
+    expect_status(
+        send_raw(&app, good, "application/json; charset=utf-8").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(team_count(&app).await, 1);
+}
+
+async fn unknown_routes_and_bad_paths_are_problems(app: TestApp) {
+    expect_problem(
+        app.get("/api/v1/nothing-here", app.admin()).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    expect_problem(
+        app.get("/nothing-here", app.admin()).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    expect_problem(
+        app.get("/api/v1/users/not-an-id", app.admin()).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+async fn lists_page_with_an_opaque_cursor(app: TestApp) {
+    let slugs = ["alpha", "bravo", "charlie", "delta", "echo"];
+    for slug in slugs.iter().rev() {
+        app.create_team(slug).await;
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/teams?limit=2".to_string();
+    let mut pages = 0;
+    loop {
+        let page = expect_status(app.get(&path, app.admin()).await, StatusCode::OK).await;
+        pages += 1;
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(
+            items
+                .iter()
+                .map(|t| t["slug"].as_str().unwrap().to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/teams?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, slugs, "every team once, in slug order");
+    assert_eq!(pages, 3);
+
+    let all = expect_status(app.get("/api/v1/teams", app.admin()).await, StatusCode::OK).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 5);
+    assert!(all["next_cursor"].is_null());
+
+    for bad in ["limit=0", "limit=1001", "limit=ten", "cursor=garbage!"] {
+        let problem = expect_problem(
+            app.get(&format!("/api/v1/teams?{bad}"), app.admin()).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert!(!problem["detail"].as_str().unwrap().is_empty(), "{bad}");
+    }
+}
+
+async fn user_lists_page_in_creation_order(app: TestApp) {
+    app.create_team("sales").await;
+    let mut created = BTreeSet::new();
+    for _ in 0..4 {
+        created.insert(app.create_user(Some("sales"), "member").await.id);
+    }
+    let first = expect_status(
+        app.get("/api/v1/users?limit=3", app.admin()).await,
+        StatusCode::OK,
+    )
+    .await;
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    let second = expect_status(
+        app.get(
+            &format!("/api/v1/users?limit=3&cursor={cursor}"),
+            app.admin(),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(second["next_cursor"].is_null());
+    let ids: Vec<String> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 5, "four members and the admin");
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+    assert!(created.iter().all(|id| ids.contains(id)));
+}
+
+on_both_backends!(
+    bad_bodies_get_a_useful_4xx_and_change_nothing,
+    unknown_routes_and_bad_paths_are_problems,
+    lists_page_with_an_opaque_cursor,
+    user_lists_page_in_creation_order,
+);
