@@ -1,5 +1,8 @@
 //! Black-box tests: the real server on a random port, over HTTP, on SQLite and on PostgreSQL.
-#![expect(clippy::unwrap_used, reason = "in tests an unexpected None or Err is a failure, reported by the panic")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "in tests an unexpected None or Err is a failure, reported by the panic"
+)]
 
 mod helpers;
 
