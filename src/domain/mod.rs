@@ -1,8 +1,11 @@
 //! Pure types and rules: no database, no HTTP, no clock.
 
 pub mod audit;
+pub mod calendar;
 pub mod duration;
 pub mod identity;
+pub mod period;
+pub mod sla;
 pub mod validate;
 
 use std::collections::BTreeMap;
