@@ -148,7 +148,21 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     .service(http::users::deactivate_user)
                     .service(http::service_tokens::issue_service_token)
                     .service(http::service_tokens::list_service_tokens)
-                    .service(http::service_tokens::revoke_service_token),
+                    .service(http::service_tokens::revoke_service_token)
+                    .service(http::calendars::create_calendar)
+                    .service(http::calendars::list_calendars)
+                    .service(http::calendars::get_calendar)
+                    .service(http::calendars::replace_calendar)
+                    .service(http::calendars::delete_calendar)
+                    .service(http::slas::create_sla)
+                    .service(http::slas::list_slas)
+                    .service(http::slas::get_sla)
+                    .service(http::slas::revise_sla)
+                    .service(http::slas::list_sla_versions)
+                    .service(http::slas::approve_sla)
+                    .service(http::slas::reject_sla)
+                    .service(http::slas::retire_sla)
+                    .service(http::audit::list_audit),
             )
             .split_for_parts();
         let document = web::Data::new(api);

@@ -33,6 +33,33 @@ pub enum Action<'a> {
         /// The team the tokens belong to.
         team: Option<&'a str>,
     },
+    /// Read SLAs, their versions and calendars (anyone signed in, bots included).
+    ReadSlas,
+    /// Propose an SLA or a revision between two teams (ids).
+    ProposeSla {
+        /// The provider team.
+        provider: &'a str,
+        /// The consumer team.
+        consumer: &'a str,
+    },
+    /// Approve or reject a version on behalf of one's own team: heads of a party only.
+    SignSla {
+        /// The provider team.
+        provider: &'a str,
+        /// The consumer team.
+        consumer: &'a str,
+    },
+    /// Retire an SLA.
+    RetireSla {
+        /// The provider team.
+        provider: &'a str,
+        /// The consumer team.
+        consumer: &'a str,
+    },
+    /// Create, change or delete business-hours calendars.
+    ManageCalendars,
+    /// Read the audit log.
+    ReadAudit,
 }
 
 /// Which teams' records a list shows the caller.
@@ -49,13 +76,25 @@ impl Principal {
     pub fn authorize(&self, action: Action<'_>) -> Result<(), AppError> {
         let allowed = match self {
             Self::System => true,
-            Self::Service(_) => matches!(action, Action::ReadTeams),
+            Self::Service(_) => matches!(action, Action::ReadTeams | Action::ReadSlas),
             Self::User(user) => {
                 let own_team = user.team.as_ref().map(|t| t.id.as_str());
                 let is_own = |team: Option<&str>| team.is_some() && team == own_team;
+                let is_party = |provider: &str, consumer: &str| {
+                    is_own(Some(provider)) || is_own(Some(consumer))
+                };
                 match (user.role, action) {
+                    // An admin administers but never signs for a team.
+                    (Role::Admin, Action::SignSla { .. }) => false,
                     (Role::Admin, _) => true,
-                    (_, Action::ReadTeams | Action::ReadUsers) => true,
+                    (_, Action::ReadTeams | Action::ReadUsers | Action::ReadSlas) => true,
+                    (
+                        Role::Head,
+                        Action::ProposeSla { provider, consumer }
+                        | Action::SignSla { provider, consumer }
+                        | Action::RetireSla { provider, consumer },
+                    ) => is_party(provider, consumer),
+                    (Role::Head, Action::ManageCalendars | Action::ReadAudit) => true,
                     (Role::Head, Action::UpdateTeam { team }) => is_own(Some(team)),
                     // A head runs their own team but cannot mint admins.
                     (Role::Head, Action::ManageUser { team, role }) => {
@@ -87,6 +126,18 @@ impl Principal {
         let detail = match (self, action) {
             (Self::Service(_), _) => "service tokens may only post events and read status",
             (_, Action::CreateTeam) => "only an admin can create teams",
+            (Self::User(user), Action::SignSla { .. }) if user.role == Role::Admin => {
+                "an admin administers agreements but never signs for a team"
+            }
+            (_, Action::SignSla { .. }) => {
+                "only a head of the provider or the consumer team can sign"
+            }
+            (_, Action::ProposeSla { .. } | Action::RetireSla { .. }) => {
+                "only an admin or a head of the provider or the consumer team can do this"
+            }
+            (_, Action::ManageCalendars | Action::ReadAudit) => {
+                "only an admin or a head can do this"
+            }
             (
                 _,
                 Action::ManageUser {

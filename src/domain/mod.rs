@@ -1,5 +1,6 @@
 //! Pure types and rules: no database, no HTTP, no clock.
 
+pub mod agreement;
 pub mod audit;
 pub mod calendar;
 pub mod duration;

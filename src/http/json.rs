@@ -46,6 +46,32 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
+/// A JSON body that may be left out entirely (an empty body is `None`).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let media_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = read_body(req, payload, DEFAULT_JSON_LIMIT);
+        Box::pin(async move {
+            let body = body.await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Self(None));
+            }
+            check_json_media_type(media_type.as_deref())?;
+            Ok(Self(Some(parse(&body)?)))
+        })
+    }
+}
+
 fn check_json_media_type(media_type: Option<&str>) -> Result<(), AppError> {
     let essence = media_type.map(|m| {
         m.split(';')

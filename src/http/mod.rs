@@ -1,12 +1,15 @@
 //! The HTTP surface: handlers and their request/response shapes, one file per resource.
 
+pub mod audit;
 pub mod auth;
+pub mod calendars;
 pub mod health;
 pub mod json;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod service_tokens;
+pub mod slas;
 pub mod teams;
 pub mod users;
 

@@ -22,6 +22,9 @@ pub async fn serve_openapi(document: web::Data<utoipa::openapi::OpenApi>) -> Htt
         (name = "teams", description = "Departments that sign SLAs"),
         (name = "users", description = "People and roles"),
         (name = "service-tokens", description = "Credentials for systems and bots"),
+        (name = "calendars", description = "Business hours"),
+        (name = "slas", description = "Agreements and their signing workflow"),
+        (name = "audit", description = "Every state change"),
         (name = "operations", description = "Probes and metrics"),
     )
 )]

@@ -55,6 +55,23 @@ impl<T> ListResponse<T> {
     }
 }
 
+impl<T> ListResponse<T> {
+    /// Like [`ListResponse::from_page`], for conversions that can fail.
+    pub fn try_from_page<D, E>(
+        page: Page<D>,
+        convert: impl FnMut(D) -> Result<T, E>,
+    ) -> Result<Self, E> {
+        Ok(Self {
+            items: page
+                .items
+                .into_iter()
+                .map(convert)
+                .collect::<Result<_, _>>()?,
+            next_cursor: page.next_after.as_deref().map(encode_cursor),
+        })
+    }
+}
+
 const CURSOR_VERSION: &str = "v1:";
 
 fn encode_cursor(after: &str) -> String {

@@ -1,8 +1,10 @@
 //! Use cases: one function is one transaction. No HTTP, no network I/O; `now` comes from the caller.
 
 pub mod bootstrap;
+pub mod calendars;
 pub mod service_tokens;
 pub mod sessions;
+pub mod slas;
 pub mod teams;
 pub mod users;
 
@@ -73,4 +75,16 @@ pub fn audit<T: Serialize>(
         after: to_json(change.1).map_err(anyhow::Error::from)?,
     };
     Ok(store::audit::record(conn, &entry)?)
+}
+
+/// The audit log, newest first (admins and heads).
+pub fn audit_log(
+    conn: &mut DbConn,
+    actor: &Principal,
+    filter: &store::audit::AuditFilter,
+    page: &PageRequest,
+) -> Result<Page<AuditEntry>, AppError> {
+    actor.authorize(crate::auth::policy::Action::ReadAudit)?;
+    let entries = store::audit::list(conn, filter, page.after.as_deref(), page.fetch_limit())?;
+    Ok(page.finish(entries, |entry| entry.id.clone()))
 }

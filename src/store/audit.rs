@@ -22,3 +22,83 @@ pub fn record(conn: &mut DbConn, entry: &AuditEntry) -> QueryResult<()> {
         .execute(conn)?;
     Ok(())
 }
+
+/// What an audit listing is narrowed to.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// Only entries about this kind of entity (`sla`, `team`, …).
+    pub entity_type: Option<String>,
+    /// Only entries about this entity (its id or key).
+    pub entity_id: Option<String>,
+    /// Only entries by this actor (`user:<id>`, `token:<id>`, `system`).
+    pub actor: Option<String>,
+    /// Only this action (`sla.activated`, …).
+    pub action: Option<String>,
+    /// Only entries at or after this instant.
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only entries before this instant.
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+struct AuditRow {
+    id: String,
+    at: chrono::NaiveDateTime,
+    actor: String,
+    action: String,
+    entity_type: String,
+    entity_id: String,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+/// Entries newest first, before the id `before_id`, at most `limit`.
+pub fn list(
+    conn: &mut DbConn,
+    filter: &AuditFilter,
+    before_id: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEntry>> {
+    let mut query = audit_log::table
+        .select(AuditRow::as_select())
+        .order(audit_log::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(v) = &filter.entity_type {
+        query = query.filter(audit_log::entity_type.eq(v.clone()));
+    }
+    if let Some(v) = &filter.entity_id {
+        query = query.filter(audit_log::entity_id.eq(v.clone()));
+    }
+    if let Some(v) = &filter.actor {
+        query = query.filter(audit_log::actor.eq(v.clone()));
+    }
+    if let Some(v) = &filter.action {
+        query = query.filter(audit_log::action.eq(v.clone()));
+    }
+    if let Some(v) = filter.from {
+        query = query.filter(audit_log::at.ge(to_db_time(v)));
+    }
+    if let Some(v) = filter.to {
+        query = query.filter(audit_log::at.lt(to_db_time(v)));
+    }
+    if let Some(v) = before_id {
+        query = query.filter(audit_log::id.lt(v.to_string()));
+    }
+    let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+    Ok(query
+        .load(conn)?
+        .into_iter()
+        .map(|row| AuditEntry {
+            id: row.id,
+            at: super::from_db_time(row.at),
+            actor: row.actor,
+            action: row.action,
+            entity_type: row.entity_type,
+            entity_id: row.entity_id,
+            before: parse(row.before),
+            after: parse(row.after),
+        })
+        .collect())
+}

@@ -4,9 +4,11 @@
 //! through the free functions of the per-table modules.
 
 pub mod audit;
+pub mod calendars;
 pub mod schema;
 pub mod service_tokens;
 pub mod settings;
+pub mod slas;
 pub mod teams;
 pub mod users;
 

@@ -63,4 +63,72 @@ diesel::table! {
 diesel::joinable!(users -> teams (team_id));
 diesel::joinable!(service_tokens -> teams (team_id));
 
-diesel::allow_tables_to_appear_in_same_query!(teams, users, service_tokens, settings, audit_log);
+diesel::allow_tables_to_appear_in_same_query!(
+    teams,
+    users,
+    service_tokens,
+    settings,
+    audit_log,
+    calendars,
+    slas,
+    sla_versions,
+    sla_approvals,
+);
+
+diesel::table! {
+    calendars (id) {
+        id -> Text,
+        key -> Text,
+        name -> Text,
+        timezone -> Text,
+        hours -> Text,
+        holidays -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    slas (id) {
+        id -> Text,
+        key -> Text,
+        provider_team_id -> Text,
+        consumer_team_id -> Text,
+        status -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sla_versions (id) {
+        id -> Text,
+        sla_id -> Text,
+        version -> Integer,
+        definition -> Text,
+        status -> Text,
+        proposed_by -> Text,
+        proposed_at -> Timestamp,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        reason -> Nullable<Text>,
+        effective_from -> Nullable<Timestamp>,
+        effective_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sla_approvals (id) {
+        id -> Text,
+        sla_version_id -> Text,
+        team_id -> Text,
+        user_id -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sla_versions -> slas (sla_id));
+diesel::joinable!(sla_approvals -> sla_versions (sla_version_id));
+diesel::joinable!(sla_approvals -> teams (team_id));
+diesel::joinable!(sla_approvals -> users (user_id));
