@@ -46,7 +46,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
-/// A JSON body that may be left out entirely (an empty body is `None`).
+/// A JSON body that may be left out (an empty body or `null` is `None`).
 #[derive(Debug)]
 pub struct OptionalJson<T>(pub Option<T>);
 
@@ -67,7 +67,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
                 return Ok(Self(None));
             }
             check_json_media_type(media_type.as_deref())?;
-            Ok(Self(Some(parse(&body)?)))
+            // `null` reads as "left out" too.
+            Ok(Self(parse::<Option<T>>(&body)?))
         })
     }
 }

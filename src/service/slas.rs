@@ -273,10 +273,7 @@ pub fn revise(
 }
 
 /// The version awaiting signature, checked against the one the caller meant to sign.
-fn awaiting(
-    agreement: &Agreement,
-    requested: Option<i32>,
-) -> Result<&SlaVersion, AppError> {
+fn awaiting(agreement: &Agreement, requested: Option<i32>) -> Result<&SlaVersion, AppError> {
     let pending = agreement.pending();
     match (pending, requested) {
         (Some(pending), None) => Ok(pending),

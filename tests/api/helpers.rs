@@ -106,6 +106,8 @@ impl Drop for TestDb {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// The server's clock; tests move it.
+    pub clock: Arc<ManualClock>,
     /// Kept so the database lives as long as the server.
     _db: TestDb,
     admin_token: String,
@@ -140,6 +142,7 @@ pub async fn spawn_app_on(db: TestDb) -> TestApp {
     let mut app = TestApp {
         address,
         client,
+        clock,
         _db: db,
         admin_token: String::new(),
         server,
@@ -151,6 +154,12 @@ pub async fn spawn_app_on(db: TestDb) -> TestApp {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// Sets the server's clock.
+    pub fn set_now(&self, rfc3339: &str) {
+        let at = chrono::DateTime::parse_from_rfc3339(rfc3339).expect("RFC 3339");
+        self.clock.set(at.with_timezone(&Utc));
     }
 
     pub fn admin(&self) -> &str {

@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod agreements;
 mod auth;
 mod cli;
 mod conventions;
