@@ -11,6 +11,7 @@ use crate::auth::Principal;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::domain::duration::Span;
+use crate::domain::event::Format;
 use crate::domain::identity::Role;
 use crate::service::bootstrap::FirstAdmin;
 use crate::service::users::{self, NewUser};
@@ -35,6 +36,18 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Load events from an NDJSON or CSV file (`-` for stdin) without HTTP. Batches commit one by
+    /// one; a re-run skips what is stored. Invalid rows are reported and skipped (exit status 1).
+    Import {
+        /// The file, or `-` for stdin.
+        file: String,
+        /// ndjson or csv (default: by extension, else ndjson).
+        #[arg(long, value_parser = ["ndjson", "csv", "json"])]
+        format: Option<String>,
+        /// Events per transaction.
+        #[arg(long, default_value_t = 5000)]
+        batch: usize,
+    },
     /// Manage people.
     User {
         /// What to do with users.
@@ -117,6 +130,40 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 applied.len(),
                 config.database_url.redacted()
             );
+            Ok(())
+        }
+        Command::Import {
+            file,
+            format,
+            batch,
+        } => {
+            let format = format.map(|f| match f.as_str() {
+                "csv" => Format::Csv,
+                "json" => Format::Json,
+                _ => Format::Ndjson,
+            });
+            let format = crate::import::detect_format(&file, format);
+            let (db, _, _) = prepare(&config, clock.as_ref(), false).await?;
+            let now = clock.now();
+            let name = file.clone();
+            let report = tokio::task::spawn_blocking(move || {
+                crate::import::run(&db, &file, format, batch.max(1), now)
+            })
+            .await??;
+            let secs = report.elapsed.as_secs_f64();
+            let memory = crate::import::peak_memory_mib()
+                .map_or(String::new(), |m| format!("; peak memory {m:.0} MiB"));
+            eprintln!(
+                "accord: imported {name}: {} read, {} new, {} duplicates, {} invalid (skipped) in {secs:.1} s, {:.0} events/s{memory}",
+                report.read,
+                report.accepted,
+                report.duplicates,
+                report.invalid,
+                report.read as f64 / secs.max(0.001),
+            );
+            if report.invalid > 0 {
+                bail!("{} invalid rows were skipped", report.invalid);
+            }
             Ok(())
         }
         Command::User {

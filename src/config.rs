@@ -114,6 +114,27 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Password for the first admin at first start and for `accord user add` (`ACCORD_PASSWORD`).
     pub admin_password: Option<Secret>,
+    /// Largest body `POST /events` reads, in bytes (`ACCORD_EVENTS_MAX_BYTES`).
+    pub events_max_bytes: usize,
+    /// Most events one `POST /events` batch may hold (`ACCORD_EVENTS_MAX_BATCH`).
+    pub events_max_batch: usize,
+}
+
+fn positive(
+    var: &'static str,
+    value: Option<String>,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError::new(
+                var,
+                format!("expected a positive whole number, got {text:?}"),
+            )),
+        },
+    }
 }
 
 /// Shortest accepted `ACCORD_JWT_SECRET`: HS256 is only as strong as its key.
@@ -193,7 +214,20 @@ impl Config {
             .filter(|p| !p.is_empty())
             .map(Secret::new);
 
+        let events_max_bytes = positive(
+            "ACCORD_EVENTS_MAX_BYTES",
+            get("ACCORD_EVENTS_MAX_BYTES"),
+            64 * 1024 * 1024,
+        )?;
+        let events_max_batch = positive(
+            "ACCORD_EVENTS_MAX_BATCH",
+            get("ACCORD_EVENTS_MAX_BATCH"),
+            100_000,
+        )?;
+
         Ok(Self {
+            events_max_bytes,
+            events_max_batch,
             admin_password,
             bind,
             database_url,
@@ -272,6 +306,8 @@ mod tests {
             ("ACCORD_JWT_SECRET", "short"),
             ("ACCORD_LOG_FORMAT", "xml"),
             ("ACCORD_PUBLIC_URL", "accord.example.com"),
+            ("ACCORD_EVENTS_MAX_BATCH", "0"),
+            ("ACCORD_EVENTS_MAX_BYTES", "1MB"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value}");

@@ -24,6 +24,16 @@ pub enum AppError {
         /// Field → message.
         errors: FieldErrors,
     },
+    /// 422 for a batch: `errors` names each bad field of each bad item, `items` lists them.
+    #[error("{detail}")]
+    InvalidItems {
+        /// One sentence for humans.
+        detail: String,
+        /// `"<position>.<field>"` → message, e.g. `"line 7.occurred_at"`.
+        errors: FieldErrors,
+        /// The same problems as objects: `{"line" | "index", "field", "reason"}`.
+        items: Vec<serde_json::Value>,
+    },
     /// 404: the named kind of thing does not exist (or is not visible to the caller).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -81,7 +91,7 @@ impl AppError {
     fn kind(&self) -> (&'static str, &'static str) {
         match self {
             Self::BadRequest(_) => ("bad-request", "Bad Request"),
-            Self::Validation { .. } => ("validation", "Invalid Input"),
+            Self::Validation { .. } | Self::InvalidItems { .. } => ("validation", "Invalid Input"),
             Self::NotFound(_) => ("not-found", "Not Found"),
             Self::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             Self::Forbidden(_) => ("forbidden", "Forbidden"),
@@ -110,13 +120,17 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
     pub errors: Option<FieldErrors>,
+    /// For a batch: each bad item, `{"line" | "index", "field", "reason"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub items: Option<Vec<serde_json::Value>>,
 }
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation { .. } | Self::InvalidItems { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -148,7 +162,13 @@ impl ResponseError for AppError {
             status: status.as_u16(),
             detail,
             errors: match self {
-                Self::Validation { errors, .. } => Some(errors.clone()),
+                Self::Validation { errors, .. } | Self::InvalidItems { errors, .. } => {
+                    Some(errors.clone())
+                }
+                _ => None,
+            },
+            items: match self {
+                Self::InvalidItems { items, .. } => Some(items.clone()),
                 _ => None,
             },
         };

@@ -162,6 +162,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     .service(http::slas::approve_sla)
                     .service(http::slas::reject_sla)
                     .service(http::slas::retire_sla)
+                    .service(http::events::post_events)
+                    .service(http::events::list_events)
                     .service(http::audit::list_audit),
             )
             .split_for_parts();

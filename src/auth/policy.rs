@@ -4,7 +4,7 @@
 //! compares roles.
 
 use super::Principal;
-use crate::domain::identity::Role;
+use crate::domain::identity::{Role, Scope};
 use crate::error::AppError;
 
 /// Something a caller wants to do, with the team ids it concerns.
@@ -60,6 +60,13 @@ pub enum Action<'a> {
     ManageCalendars,
     /// Read the audit log.
     ReadAudit,
+    /// Log activity events for `team` (id).
+    WriteEvents {
+        /// The team the events are for.
+        team: &'a str,
+    },
+    /// Read activity events.
+    ReadEvents,
 }
 
 /// Which teams' records a list shows the caller.
@@ -76,7 +83,13 @@ impl Principal {
     pub fn authorize(&self, action: Action<'_>) -> Result<(), AppError> {
         let allowed = match self {
             Self::System => true,
-            Self::Service(_) => matches!(action, Action::ReadTeams | Action::ReadSlas),
+            Self::Service(_) if matches!(action, Action::WriteEvents { .. }) => {
+                self.has_scope(Scope::EventsWrite)
+            }
+            Self::Service(_) => matches!(
+                action,
+                Action::ReadTeams | Action::ReadSlas | Action::ReadEvents
+            ),
             Self::User(user) => {
                 let own_team = user.team.as_ref().map(|t| t.id.as_str());
                 let is_own = |team: Option<&str>| team.is_some() && team == own_team;
@@ -87,7 +100,15 @@ impl Principal {
                     // An admin administers but never signs for a team.
                     (Role::Admin, Action::SignSla { .. }) => false,
                     (Role::Admin, _) => true,
-                    (_, Action::ReadTeams | Action::ReadUsers | Action::ReadSlas) => true,
+                    (
+                        _,
+                        Action::ReadTeams
+                        | Action::ReadUsers
+                        | Action::ReadSlas
+                        | Action::ReadEvents,
+                    ) => true,
+                    // People log activity for their own team only.
+                    (Role::Head | Role::Member, Action::WriteEvents { team }) => is_own(Some(team)),
                     (
                         Role::Head,
                         Action::ProposeSla { provider, consumer }
@@ -124,7 +145,11 @@ impl Principal {
 
     fn refusal(&self, action: Action<'_>) -> AppError {
         let detail = match (self, action) {
+            (Self::Service(_), Action::WriteEvents { .. }) => {
+                "this service token lacks the events:write scope"
+            }
             (Self::Service(_), _) => "service tokens may only post events and read status",
+            (_, Action::WriteEvents { .. }) => "you may post events only for your own team",
             (_, Action::CreateTeam) => "only an admin can create teams",
             (Self::User(user), Action::SignSla { .. }) if user.role == Role::Admin => {
                 "an admin administers agreements but never signs for a team"

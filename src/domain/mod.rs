@@ -4,6 +4,7 @@ pub mod agreement;
 pub mod audit;
 pub mod calendar;
 pub mod duration;
+pub mod event;
 pub mod identity;
 pub mod period;
 pub mod sla;

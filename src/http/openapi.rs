@@ -24,6 +24,7 @@ pub async fn serve_openapi(document: web::Data<utoipa::openapi::OpenApi>) -> Htt
         (name = "service-tokens", description = "Credentials for systems and bots"),
         (name = "calendars", description = "Business hours"),
         (name = "slas", description = "Agreements and their signing workflow"),
+        (name = "events", description = "Activity, in bulk"),
         (name = "audit", description = "Every state change"),
         (name = "operations", description = "Probes and metrics"),
     )

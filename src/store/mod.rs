@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod calendars;
+pub mod events;
 pub mod schema;
 pub mod service_tokens;
 pub mod settings;

@@ -73,6 +73,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     slas,
     sla_versions,
     sla_approvals,
+    events,
 );
 
 diesel::table! {
@@ -128,6 +129,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        external_id -> Text,
+        kind -> Text,
+        subject_id -> Text,
+        team_id -> Text,
+        occurred_at -> Timestamp,
+        received_at -> Timestamp,
+        attributes -> Text,
+    }
+}
+
+diesel::joinable!(events -> teams (team_id));
 diesel::joinable!(sla_versions -> slas (sla_id));
 diesel::joinable!(sla_approvals -> sla_versions (sla_version_id));
 diesel::joinable!(sla_approvals -> teams (team_id));
