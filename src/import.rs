@@ -125,7 +125,6 @@ pub fn run(
             })
         }
     };
-    drop(take);
     if let Some(failure) = failure {
         return Err(anyhow::anyhow!("{failure}"))
             .context("storing a batch failed; re-run the import to continue");
