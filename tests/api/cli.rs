@@ -337,3 +337,114 @@ mod postgres {
         .await
     }
 }
+
+async fn import_loads_batches_idempotently(backend: Backend) {
+    let db = TestDb::new(backend);
+    let env = db.env();
+    // Teams must exist first: create them through the API of a running instance.
+    let served = Served::start(&env, db.dir.path().join("serve.log")).await;
+    let client = reqwest::Client::new();
+    let token = client
+        .post(format!("{}/api/v1/auth/token", served.address))
+        .json(&json!({"email": "admin@accord.local", "password": crate::helpers::ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for team in ["marketing", "sales"] {
+        let body = json!({"slug": team, "name": team, "email": format!("{team}@example.com")});
+        let response = client
+            .post(format!("{}/api/v1/teams", served.address))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        expect_status(response, StatusCode::CREATED).await;
+    }
+
+    let ndjson = db.dir.path().join("events.ndjson");
+    let mut lines = String::new();
+    for i in 0..12_345 {
+        let team = if i % 3 == 0 { "sales" } else { "marketing" };
+        lines.push_str(&format!(
+            "{{\"external_id\":\"e-{i}\",\"kind\":\"lead.created\",\"subject_id\":\"L{i}\",\"team\":\"{team}\",\"occurred_at\":\"2026-10-{:02}T10:00:00+02:00\",\"attributes\":{{\"source\":\"ads\"}}}}\n",
+            i % 28 + 1
+        ));
+    }
+    std::fs::write(&ndjson, &lines).unwrap();
+    let path = ndjson.to_str().unwrap();
+    let first = accord(&env, &["import", path, "--batch", "1000"], None);
+    let stderr = text(&first.stderr);
+    assert!(first.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("12345 read, 12345 new, 0 duplicates, 0 invalid"),
+        "{stderr}"
+    );
+    let again = accord(&env, &["import", path], None);
+    assert!(
+        text(&again.stderr).contains("12345 read, 0 new, 12345 duplicates"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let csv = "external_id,kind,subject_id,team,occurred_at,attributes\n\
+               c-1,lead.contacted,L1,sales,2026-10-02T10:00:00Z,\"{\"\"channel\"\": \"\"phone, then email\"\"}\"\n\
+               c-2,lead.contacted,L2,nobody,2026-10-02T10:00:00Z,\n\
+               c-3,lead.contacted,L3,sales,2026-10-02T11:00:00Z,\n";
+    let from_stdin = accord(&env, &["import", "-", "--format", "csv"], Some(csv));
+    let stderr = text(&from_stdin.stderr);
+    assert_eq!(
+        from_stdin.status.code(),
+        Some(1),
+        "an invalid row makes the exit status 1: {stderr}"
+    );
+    assert!(stderr.contains("skipped line 3: team"), "{stderr}");
+    assert!(
+        stderr.contains("3 read, 2 new, 0 duplicates, 1 invalid"),
+        "{stderr}"
+    );
+
+    let events = client
+        .get(format!(
+            "{}/api/v1/events?subject=L1&kind=lead.contacted",
+            served.address
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let events = expect_status(events, StatusCode::OK).await;
+    assert_eq!(
+        events["items"][0]["attributes"]["channel"],
+        "phone, then email"
+    );
+    let created = client
+        .get(format!(
+            "{}/api/v1/events?kind=lead.created&limit=1000",
+            served.address
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let created = expect_status(created, StatusCode::OK).await;
+    assert_eq!(created["items"][0]["occurred_at"], "2026-10-01T08:00:00Z");
+    served.terminate().await;
+}
+
+mod import {
+    #[actix_web::test]
+    async fn on_sqlite() {
+        super::import_loads_batches_idempotently(super::Backend::Sqlite).await
+    }
+    #[actix_web::test]
+    async fn on_postgres() {
+        super::import_loads_batches_idempotently(super::Backend::Postgres).await
+    }
+}

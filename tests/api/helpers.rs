@@ -126,10 +126,16 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_on(db: TestDb) -> TestApp {
+    spawn_app_with(db, &[]).await
+}
+
+/// An instance with extra settings, e.g. small limits.
+pub async fn spawn_app_with(db: TestDb, settings: &[(&str, &str)]) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         accord::telemetry::init("info", accord::config::LogFormat::Pretty);
     }
-    let env = db.env();
+    let mut env = db.env();
+    env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test configuration");
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let application = Application::build(config, clock.clone())
@@ -200,6 +206,24 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str, token: &str) -> Response {
         self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Posts a raw body with a content type.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> String {

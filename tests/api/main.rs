@@ -10,5 +10,6 @@ mod agreements;
 mod auth;
 mod cli;
 mod conventions;
+mod events;
 mod operations;
 mod people;
