@@ -243,3 +243,211 @@ mod tests {
         }
     }
 }
+
+/// When the clock of a response-time SLA runs: always, or in a calendar's business hours.
+#[derive(Clone, Copy, Debug)]
+pub enum Hours<'a> {
+    /// Every second counts.
+    Always,
+    /// Only business hours count; holidays and absent days are closed.
+    Business(&'a Calendar),
+}
+
+/// Longest span the business-time walk looks through: a calendar with almost no hours must not
+/// make a deadline search run forever.
+const MAX_DAYS_WALKED: i64 = 3 * 366;
+
+impl Calendar {
+    /// The open intervals of local `date` as UTC instants (none on holidays and closed days).
+    fn open_intervals(&self, date: NaiveDate) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        use chrono::Datelike;
+        if self.holidays.contains(&date) {
+            return Vec::new();
+        }
+        let Some(ranges) = self
+            .hours
+            .get(&(date.weekday().num_days_from_monday() as u8))
+        else {
+            return Vec::new();
+        };
+        let at = |second: DaySecond| {
+            let midnight = crate::domain::period::local_midnight(self.timezone, date);
+            // Wall-clock seconds after midnight; on DST days the instant is found from the local time.
+            let naive = date.and_hms_opt(0, 0, 0).unwrap_or_default()
+                + chrono::Duration::seconds(i64::from(second));
+            use chrono::TimeZone;
+            self.timezone
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_else(|| midnight + chrono::Duration::seconds(i64::from(second)))
+        };
+        ranges
+            .iter()
+            .map(|&(start, end)| (at(start), at(end)))
+            .filter(|(s, e)| s < e)
+            .collect()
+    }
+}
+
+impl Hours<'_> {
+    /// Seconds of counted time in `[from, to)`.
+    pub fn seconds_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+        if to <= from {
+            return 0;
+        }
+        match self {
+            Self::Always => (to - from).num_seconds(),
+            Self::Business(calendar) => {
+                let mut total = 0;
+                let first = from.with_timezone(&calendar.timezone).date_naive();
+                let last = to.with_timezone(&calendar.timezone).date_naive();
+                let mut date = first;
+                while date <= last {
+                    for (open, close) in calendar.open_intervals(date) {
+                        let (s, e) = (open.max(from), close.min(to));
+                        if s < e {
+                            total += (e - s).num_seconds();
+                        }
+                    }
+                    date = date.succ_opt().unwrap_or(last + chrono::Duration::days(1));
+                }
+                total
+            }
+        }
+    }
+
+    /// The instant at which `seconds` of counted time have passed since `from`; `None` when that
+    /// lies beyond the walk (a calendar with hardly any hours).
+    pub fn after(&self, from: DateTime<Utc>, seconds: i64) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Always => Some(from + chrono::Duration::seconds(seconds)),
+            Self::Business(calendar) => {
+                let mut left = seconds;
+                let mut date = from.with_timezone(&calendar.timezone).date_naive();
+                for _ in 0..MAX_DAYS_WALKED {
+                    for (open, close) in calendar.open_intervals(date) {
+                        let start = open.max(from);
+                        if start >= close {
+                            continue;
+                        }
+                        let available = (close - start).num_seconds();
+                        if available >= left {
+                            return Some(start + chrono::Duration::seconds(left));
+                        }
+                        left -= available;
+                    }
+                    date = date.succ_opt()?;
+                }
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod business_time_tests {
+    use super::*;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// Berlin office: Mon–Fri 09:00–12:30 and 13:30–17:00 (7 h a day), closed on 2026-12-25.
+    fn office() -> Calendar {
+        let mut hours = BTreeMap::new();
+        for day in 0..5u8 {
+            hours.insert(
+                day,
+                vec![(9 * 3600, 12 * 3600 + 1800), (13 * 3600 + 1800, 17 * 3600)],
+            );
+        }
+        Calendar {
+            key: "office".into(),
+            name: "Office".into(),
+            timezone: chrono_tz::Europe::Berlin,
+            hours,
+            holidays: BTreeSet::from([NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()]),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_start_outside_hours_waits_for_the_next_opening() {
+        let office = office();
+        let hours = Hours::Business(&office);
+        // Monday 2026-11-02 18:00 Berlin (17:00 UTC) → one business hour later is Tuesday 10:00 Berlin.
+        assert_eq!(
+            hours.after(utc("2026-11-02T17:00:00Z"), 3600),
+            Some(utc("2026-11-03T09:00:00Z"))
+        );
+        assert_eq!(
+            hours.seconds_between(utc("2026-11-02T17:00:00Z"), utc("2026-11-03T09:00:00Z")),
+            3600
+        );
+    }
+
+    #[test]
+    fn the_lunch_break_does_not_count() {
+        let office = office();
+        let hours = Hours::Business(&office);
+        // 12:00 → 14:00 Berlin on a Wednesday is 30 + 30 minutes of business time.
+        assert_eq!(
+            hours.seconds_between(utc("2026-11-04T11:00:00Z"), utc("2026-11-04T13:00:00Z")),
+            3600
+        );
+        assert_eq!(
+            hours.after(utc("2026-11-04T11:00:00Z"), 3600),
+            Some(utc("2026-11-04T13:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn weekends_and_holidays_are_skipped() {
+        let office = office();
+        let hours = Hours::Business(&office);
+        // Friday 2026-11-06 16:00 Berlin + 2 business hours → Monday 10:00 Berlin.
+        assert_eq!(
+            hours.after(utc("2026-11-06T15:00:00Z"), 7200),
+            Some(utc("2026-11-09T09:00:00Z"))
+        );
+        // Thursday 2026-12-24 16:30 + 1 h: the 25th is a holiday → Monday 28th 09:30 (the 26th is a Saturday).
+        assert_eq!(
+            hours.after(utc("2026-12-24T15:30:00Z"), 3600),
+            Some(utc("2026-12-28T08:30:00Z"))
+        );
+        // A full week holds 35 business hours.
+        assert_eq!(
+            hours.seconds_between(utc("2026-11-02T00:00:00Z"), utc("2026-11-09T00:00:00Z")),
+            35 * 3600
+        );
+    }
+
+    #[test]
+    fn dst_changes_keep_local_hours() {
+        let office = office();
+        let hours = Hours::Business(&office);
+        // Monday 2026-10-26, the first day of CET: 09:00 Berlin is 08:00 UTC.
+        assert_eq!(
+            hours.after(utc("2026-10-25T12:00:00Z"), 1),
+            Some(utc("2026-10-26T08:00:01Z"))
+        );
+        assert_eq!(
+            Hours::Always.after(utc("2026-10-25T12:00:00Z"), 60),
+            Some(utc("2026-10-25T12:01:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_calendar_without_hours_never_reaches_a_deadline() {
+        let mut closed = office();
+        closed.hours.clear();
+        assert_eq!(
+            Hours::Business(&closed).after(utc("2026-11-02T10:00:00Z"), 60),
+            None
+        );
+    }
+}
