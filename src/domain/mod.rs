@@ -4,6 +4,7 @@ pub mod agreement;
 pub mod audit;
 pub mod calendar;
 pub mod duration;
+pub mod evaluation;
 pub mod event;
 pub mod identity;
 pub mod period;
