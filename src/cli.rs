@@ -36,6 +36,13 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Evaluate every active SLA now and store the result (what one scheduler cycle does), or,
+    /// with --at, print what the scheduler would have computed then, storing nothing.
+    Evaluate {
+        /// An RFC 3339 instant in the past: judge as of then, from the events that had arrived by then.
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Load events from an NDJSON or CSV file (`-` for stdin) without HTTP. Batches commit one by
     /// one; a re-run skips what is stored. Invalid rows are reported and skipped (exit status 1).
     Import {
@@ -132,6 +139,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Evaluate { at } => evaluate(config, clock, at).await,
         Command::Import {
             file,
             format,
@@ -263,4 +271,56 @@ fn print_first_admin(admin: &FirstAdmin, public_url: &str) {
          or: accord token issue --email {email}\n",
         email = admin.email,
     );
+}
+
+async fn evaluate(config: Config, clock: Arc<dyn Clock>, at: Option<String>) -> anyhow::Result<()> {
+    let at = match at.as_deref() {
+        Some(text) => Some(
+            crate::domain::event::parse_instant(text)
+                .ok_or_else(|| anyhow::anyhow!("--at: {text:?} is not an RFC 3339 instant"))?,
+        ),
+        None => None,
+    };
+    let (db, _, _) = prepare(&config, clock.as_ref(), false).await?;
+    let settings = config.evaluation();
+    let now = clock.now();
+    let evaluations = match at {
+        Some(at) if at > now => bail!("--at lies in the future"),
+        Some(at) => {
+            db.run(move |conn| crate::service::evaluation::as_of(conn, at, settings))
+                .await?
+        }
+        None => {
+            db.run(move |conn| crate::service::evaluation::run_cycle(conn, now, settings))
+                .await?
+                .written
+        }
+    };
+    for e in &evaluations {
+        let value = e.value.map_or("no data".to_string(), |v| format!("{v}"));
+        let flags = [(e.is_final, "\tfinal"), (e.data_stale, "\tstale")];
+        let flags: String = flags
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, f)| *f)
+            .collect();
+        println!(
+            "{}\tv{}\t{}\t{}\t{}\t{} {} {}{flags}",
+            e.sla,
+            e.version,
+            e.period_start.to_rfc3339(),
+            e.period_end.to_rfc3339(),
+            e.status.as_str(),
+            value,
+            e.op.as_str(),
+            e.target,
+        );
+    }
+    let stored = if at.is_some() {
+        "as of --at; nothing stored"
+    } else {
+        "written"
+    };
+    eprintln!("accord: {} evaluation(s) {stored}", evaluations.len());
+    Ok(())
 }

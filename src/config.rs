@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::domain::duration::Span;
+
 /// A setting that is missing or malformed; names the variable so the operator can fix it.
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {reason}")]
@@ -118,6 +120,23 @@ pub struct Config {
     pub events_max_bytes: usize,
     /// Most events one `POST /events` batch may hold (`ACCORD_EVENTS_MAX_BATCH`).
     pub events_max_batch: usize,
+    /// How often the scheduler evaluates every active SLA (`ACCORD_EVAL_INTERVAL`).
+    pub eval_interval: Span,
+    /// How long after its end a period may still be restated (`ACCORD_GRACE`).
+    pub grace: Span,
+    /// How long without input before an SLA's data is stale (`ACCORD_STALE_AFTER`).
+    pub stale_after: Span,
+    /// Whether `serve` runs the scheduler (`ACCORD_SCHEDULER`, `on` or `off`).
+    pub scheduler: bool,
+}
+
+fn span(var: &'static str, value: Option<String>, default: &str) -> Result<Span, ConfigError> {
+    value
+        .as_deref()
+        .unwrap_or(default)
+        .trim()
+        .parse::<Span>()
+        .map_err(|e| ConfigError::new(var, e))
 }
 
 fn positive(
@@ -141,6 +160,14 @@ fn positive(
 pub const MIN_JWT_SECRET_LEN: usize = 32;
 
 impl Config {
+    /// The evaluation spans.
+    pub fn evaluation(&self) -> crate::service::evaluation::Settings {
+        crate::service::evaluation::Settings {
+            grace: self.grace,
+            stale_after: self.stale_after,
+        }
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -225,7 +252,25 @@ impl Config {
             100_000,
         )?;
 
+        let eval_interval = span("ACCORD_EVAL_INTERVAL", get("ACCORD_EVAL_INTERVAL"), "60s")?;
+        let grace = span("ACCORD_GRACE", get("ACCORD_GRACE"), "48h")?;
+        let stale_after = span("ACCORD_STALE_AFTER", get("ACCORD_STALE_AFTER"), "48h")?;
+        let scheduler = match get("ACCORD_SCHEDULER").as_deref().map(str::trim) {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "ACCORD_SCHEDULER",
+                    format!("expected on or off, got {other:?}"),
+                ));
+            }
+        };
+
         Ok(Self {
+            eval_interval,
+            grace,
+            stale_after,
+            scheduler,
             events_max_bytes,
             events_max_batch,
             admin_password,
@@ -307,6 +352,9 @@ mod tests {
             ("ACCORD_LOG_FORMAT", "xml"),
             ("ACCORD_PUBLIC_URL", "accord.example.com"),
             ("ACCORD_EVENTS_MAX_BATCH", "0"),
+            ("ACCORD_EVAL_INTERVAL", "1 minute"),
+            ("ACCORD_GRACE", "-1h"),
+            ("ACCORD_SCHEDULER", "maybe"),
             ("ACCORD_EVENTS_MAX_BYTES", "1MB"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();

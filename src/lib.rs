@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod import;
+pub mod scheduler;
 pub mod service;
 pub mod startup;
 pub mod store;

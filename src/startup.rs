@@ -107,9 +107,16 @@ impl Application {
         self.first_admin.as_ref()
     }
 
-    /// Serves until SIGTERM or SIGINT, then finishes the requests in flight (up to 30 s).
+    /// Serves until SIGTERM or SIGINT, then finishes the requests in flight (up to 30 s). The
+    /// scheduler runs beside the server unless `ACCORD_SCHEDULER=off`, and stops with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        if !self.state.config.scheduler {
+            return self.server.await;
+        }
+        let scheduler = tokio::spawn(crate::scheduler::evaluate_periodically(self.state.clone()));
+        let result = self.server.await;
+        scheduler.abort();
+        result
     }
 
     /// A handle to stop the server from elsewhere.
@@ -154,6 +161,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     .service(http::calendars::get_calendar)
                     .service(http::calendars::replace_calendar)
                     .service(http::calendars::delete_calendar)
+                    .service(http::evaluations::simulate)
                     .service(http::slas::create_sla)
                     .service(http::slas::list_slas)
                     .service(http::slas::get_sla)
@@ -162,6 +170,9 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     .service(http::slas::approve_sla)
                     .service(http::slas::reject_sla)
                     .service(http::slas::retire_sla)
+                    .service(http::evaluations::evaluate_sla)
+                    .service(http::evaluations::list_evaluations)
+                    .service(http::evaluations::list_violations)
                     .service(http::events::post_events)
                     .service(http::events::list_events)
                     .service(http::audit::list_audit),

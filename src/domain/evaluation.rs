@@ -53,6 +53,9 @@ impl std::str::FromStr for Status {
     }
 }
 
+/// A stretch during which a subject's clock stood still: `[pause, resume)`, open while paused.
+pub type Pause = (DateTime<Utc>, Option<DateTime<Utc>>);
+
 /// One start of a response-time SLA, as the database found it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StartRecord {
@@ -63,7 +66,7 @@ pub struct StartRecord {
     /// The first stop at or after the start, if one came (before the evaluation instant).
     pub stop_at: Option<DateTime<Utc>>,
     /// Times the clock was stopped for this subject: `[pause, resume)`, `None` while still paused.
-    pub pauses: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>,
+    pub pauses: Vec<Pause>,
 }
 
 /// What the database measured over one window.
@@ -501,4 +504,85 @@ mod tests {
             "a paused lead is not overdue"
         );
     }
+}
+
+/// A judged window as stored and returned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// The SLA's key.
+    pub sla: String,
+    /// The version in force for the window.
+    pub version: i32,
+    /// Inclusive start.
+    pub period_start: DateTime<Utc>,
+    /// Exclusive end.
+    pub period_end: DateTime<Utc>,
+    /// Whether it can no longer change (closed longer than the grace period).
+    pub is_final: bool,
+    /// The value, `None` without data.
+    pub value: Option<f64>,
+    /// The objective's target.
+    pub target: f64,
+    /// The objective's comparison.
+    pub op: Op,
+    /// The status.
+    pub status: Status,
+    /// No event of the kinds the SLA reads arrived for the stale-after span.
+    pub data_stale: bool,
+    /// Counts behind the value.
+    pub details: serde_json::Value,
+    /// When this was computed.
+    pub evaluated_at: DateTime<Utc>,
+}
+
+/// An unanswered start that needs attention now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenItem {
+    /// The lead.
+    pub subject_id: String,
+    /// When its clock started.
+    pub started_at: DateTime<Utc>,
+    /// When the threshold runs out (`None` while paused indefinitely).
+    pub due_at: Option<DateTime<Utc>>,
+    /// Counted seconds past the threshold (overdue) or left (due soon; negative of that).
+    pub overdue_secs: i64,
+    /// Whether the threshold has passed.
+    pub overdue: bool,
+}
+
+/// Whether an unanswered start is overdue now, or due soon (less than a fifth of the threshold
+/// left); `None` for answered starts and those with time to spare.
+pub fn open_item(
+    start: &StartRecord,
+    threshold: i64,
+    hours: Hours<'_>,
+    now: DateTime<Utc>,
+) -> Option<OpenItem> {
+    if start.stop_at.is_some() {
+        return None;
+    }
+    let pauses: Vec<_> = start
+        .pauses
+        .iter()
+        .copied()
+        .filter(|&(p, _)| p < now)
+        .collect();
+    let used = counted(hours, &pauses, start.start_at, now);
+    let due_at = deadline(hours, &pauses, start.start_at, threshold);
+    let overdue = due_at.is_some_and(|due| due <= now);
+    let left = threshold - used;
+    if !overdue && left * 5 >= threshold {
+        return None;
+    }
+    let overdue_secs = match due_at {
+        Some(due) if overdue => hours.seconds_between(due, now),
+        _ => -left,
+    };
+    Some(OpenItem {
+        subject_id: start.subject_id.clone(),
+        started_at: start.start_at,
+        due_at,
+        overdue_secs,
+        overdue,
+    })
 }

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod calendars;
+pub mod evaluations;
 pub mod events;
 pub mod health;
 pub mod json;

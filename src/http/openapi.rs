@@ -25,6 +25,7 @@ pub async fn serve_openapi(document: web::Data<utoipa::openapi::OpenApi>) -> Htt
         (name = "calendars", description = "Business hours"),
         (name = "slas", description = "Agreements and their signing workflow"),
         (name = "events", description = "Activity, in bulk"),
+        (name = "evaluations", description = "Measured values and statuses, overdue items, what-if"),
         (name = "audit", description = "Every state change"),
         (name = "operations", description = "Probes and metrics"),
     )

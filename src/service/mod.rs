@@ -2,6 +2,7 @@
 
 pub mod bootstrap;
 pub mod calendars;
+pub mod evaluation;
 pub mod events;
 pub mod service_tokens;
 pub mod sessions;

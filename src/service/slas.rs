@@ -25,7 +25,7 @@ fn team_ref(conn: &mut DbConn, slug: &str) -> Result<Option<TeamRef>, AppError> 
 }
 
 /// Parses a definition and checks what needs the database: both teams, filter teams, the calendar.
-fn check_definition(
+pub fn check_definition(
     conn: &mut DbConn,
     input: DefinitionInput,
     key: &str,

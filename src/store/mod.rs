@@ -5,7 +5,9 @@
 
 pub mod audit;
 pub mod calendars;
+pub mod evaluations;
 pub mod events;
+pub mod measure;
 pub mod schema;
 pub mod service_tokens;
 pub mod settings;

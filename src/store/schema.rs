@@ -74,6 +74,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sla_versions,
     sla_approvals,
     events,
+    evaluations,
 );
 
 diesel::table! {
@@ -142,6 +143,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    evaluations (id) {
+        id -> Text,
+        sla_id -> Text,
+        version -> Integer,
+        period_start -> Timestamp,
+        period_end -> Timestamp,
+        is_final -> Bool,
+        value -> Nullable<Double>,
+        target -> Double,
+        op -> Text,
+        status -> Text,
+        data_stale -> Bool,
+        details -> Text,
+        evaluated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(evaluations -> slas (sla_id));
 diesel::joinable!(events -> teams (team_id));
 diesel::joinable!(sla_versions -> slas (sla_id));
 diesel::joinable!(sla_approvals -> sla_versions (sla_version_id));

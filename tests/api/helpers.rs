@@ -87,6 +87,7 @@ impl TestDb {
             ("ACCORD_JWT_SECRET".into(), JWT_SECRET.into()),
             ("ACCORD_PASSWORD".into(), ADMIN_PASSWORD.into()),
             ("ACCORD_LOG".into(), "warn".into()),
+            ("ACCORD_SCHEDULER".into(), "off".into()),
         ])
     }
 }

@@ -10,6 +10,7 @@ mod agreements;
 mod auth;
 mod cli;
 mod conventions;
+mod evaluations;
 mod events;
 mod operations;
 mod people;

@@ -1,0 +1,564 @@
+//! Evaluating SLAs: which windows to judge, measuring them in the database, storing the result.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::auth::Principal;
+use crate::auth::policy::Action;
+use crate::domain::agreement::{Agreement, SlaVersion};
+use crate::domain::calendar::{Calendar, Hours};
+use crate::domain::duration::Span;
+use crate::domain::evaluation::{Evaluation, Judged, Measurement, evaluate};
+use crate::domain::period::Period;
+use crate::domain::sla::{Definition, Metric, Selector, SlaStatus, Window};
+use crate::error::AppError;
+use crate::store::{self, DbConn, write_tx};
+
+/// The spans that govern evaluation (`ACCORD_GRACE`, `ACCORD_STALE_AFTER`).
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// How long after its end a period may still be restated by late events.
+    pub grace: Span,
+    /// How long without new input events before an SLA's data counts as stale.
+    pub stale_after: Span,
+}
+
+/// Most periods judged in one go (a decade of days); a backfill beyond continues next cycle.
+const MAX_WINDOWS: usize = 4000;
+
+/// A window to judge, with the version that governs it.
+struct Judging<'a> {
+    judged: Judged,
+    version: &'a SlaVersion,
+}
+
+/// The windows of an agreement to judge at `now`: for calendar windows every period from the
+/// first one not yet final to the current one; for a rolling window the last `length`.
+fn windows(
+    agreement: &Agreement,
+    now: DateTime<Utc>,
+    settled_until: Option<DateTime<Utc>>,
+) -> Vec<Judging<'_>> {
+    let mut found = Vec::new();
+    for version in agreement
+        .versions
+        .iter()
+        .filter(|v| v.effective_from.is_some())
+    {
+        let (Some(from), until) = (version.effective_from, version.effective_until) else {
+            continue;
+        };
+        match &version.definition.window {
+            Window::Rolling { length } => {
+                if version.governs(now) {
+                    found.push(Judging {
+                        judged: Judged {
+                            start: now - length.as_delta(),
+                            end: now,
+                            rolling: true,
+                        },
+                        version,
+                    });
+                }
+            }
+            Window::Calendar { period, timezone } => {
+                let limit = until.map_or(now, |u| u.min(now));
+                let begin = settled_until.map_or(from, |s| s.max(from));
+                let mut p = Period::containing(*period, *timezone, begin);
+                while p.start < limit && found.len() < MAX_WINDOWS {
+                    if p.start >= from {
+                        found.push(Judging {
+                            judged: Judged {
+                                start: p.start,
+                                end: p.end,
+                                rolling: false,
+                            },
+                            version,
+                        });
+                    }
+                    p = p.next(*period, *timezone);
+                }
+            }
+        }
+    }
+    found
+}
+
+fn selectors(metric: &Metric) -> Vec<&Selector> {
+    match metric {
+        Metric::Count { .. } => Vec::new(),
+        Metric::ResponseTime {
+            start,
+            stop,
+            pause,
+            resume,
+            ..
+        } => [Some(start), Some(stop), pause.as_ref(), resume.as_ref()]
+            .into_iter()
+            .flatten()
+            .collect(),
+        Metric::Ratio {
+            numerator,
+            denominator,
+        } => vec![numerator, denominator],
+    }
+}
+
+/// Measures one window in the database. `as_of` limits what is seen to what had arrived then.
+pub fn measure(
+    conn: &mut DbConn,
+    definition: &Definition,
+    judged: Judged,
+    now: DateTime<Utc>,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Measurement, AppError> {
+    Ok(match &definition.metric {
+        Metric::Count { event, filter } => {
+            let selector = Selector {
+                event: event.clone(),
+                filter: filter.clone(),
+            };
+            Measurement::Count(store::measure::count(
+                conn,
+                &selector,
+                judged.start,
+                judged.end,
+                as_of,
+            )?)
+        }
+        Metric::Ratio {
+            numerator,
+            denominator,
+        } => Measurement::Ratio {
+            numerator: store::measure::count(conn, numerator, judged.start, judged.end, as_of)?,
+            denominator: store::measure::count(conn, denominator, judged.start, judged.end, as_of)?,
+        },
+        Metric::ResponseTime {
+            start,
+            stop,
+            pause,
+            resume,
+            ..
+        } => Measurement::ResponseTime(store::measure::starts(
+            conn,
+            start,
+            stop,
+            pause.as_ref().zip(resume.as_ref()),
+            judged.start,
+            judged.end,
+            now,
+            as_of,
+        )?),
+    })
+}
+
+/// The business-hours calendar a definition names, if any.
+pub fn calendar_of(
+    conn: &mut DbConn,
+    definition: &Definition,
+) -> Result<Option<Calendar>, AppError> {
+    match definition.metric.calendar() {
+        Some(key) => Ok(Some(
+            store::calendars::find(conn, key)?.ok_or(AppError::NotFound("calendar"))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The kinds of event a definition reads.
+pub fn input_kinds(definition: &Definition) -> Vec<&str> {
+    let mut kinds: Vec<&str> = match &definition.metric {
+        Metric::Count { event, .. } => vec![event.as_str()],
+        other => selectors(other)
+            .into_iter()
+            .map(|s| s.event.as_str())
+            .collect(),
+    };
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds
+}
+
+/// When and how a judgement is made.
+#[derive(Clone, Copy, Debug)]
+pub struct Occasion {
+    /// The instant judged at.
+    pub now: DateTime<Utc>,
+    /// `Some(now)` to see only the events that had arrived by then (past instants).
+    pub as_of: Option<DateTime<Utc>>,
+    /// Grace and staleness spans.
+    pub settings: Settings,
+    /// Whether the SLA's input has gone quiet.
+    pub stale: bool,
+}
+
+/// Judges `definition` over `judged`.
+pub fn judge(
+    conn: &mut DbConn,
+    key: &str,
+    version: i32,
+    definition: &Definition,
+    judged: Judged,
+    occasion: Occasion,
+) -> Result<Evaluation, AppError> {
+    let Occasion {
+        now,
+        as_of,
+        settings,
+        stale,
+    } = occasion;
+    let calendar = calendar_of(conn, definition)?;
+    let hours = calendar.as_ref().map_or(Hours::Always, Hours::Business);
+    let measurement = measure(conn, definition, judged, now, as_of)?;
+    let outcome = evaluate(definition, hours, judged, &measurement, now);
+    let open = judged.rolling || now < judged.end;
+    Ok(Evaluation {
+        sla: key.to_string(),
+        version,
+        period_start: judged.start,
+        period_end: judged.end,
+        is_final: !judged.rolling && now >= judged.end + settings.grace.as_delta(),
+        value: outcome.value,
+        target: definition.objective.target,
+        op: definition.objective.op,
+        status: outcome.status,
+        data_stale: open && stale,
+        details: outcome.details,
+        evaluated_at: now,
+    })
+}
+
+/// Whether no input of the agreement's current definition has arrived for `stale_after`.
+fn is_stale(
+    conn: &mut DbConn,
+    agreement: &Agreement,
+    now: DateTime<Utc>,
+    as_of: Option<DateTime<Utc>>,
+    settings: Settings,
+) -> Result<bool, AppError> {
+    let Some(version) = agreement.current(now) else {
+        return Ok(false);
+    };
+    let last = store::measure::last_arrival(conn, &input_kinds(&version.definition), as_of)?;
+    let since = last.or(version.decided_at).unwrap_or(now);
+    Ok(now - since > settings.stale_after.as_delta())
+}
+
+/// Judges every window of an agreement that is not final yet, as of `now`, without storing.
+pub fn judge_agreement(
+    conn: &mut DbConn,
+    agreement: &Agreement,
+    now: DateTime<Utc>,
+    as_of: Option<DateTime<Utc>>,
+    settings: Settings,
+) -> Result<Vec<Evaluation>, AppError> {
+    let settled = store::evaluations::settled_until(conn, &agreement.sla.id)?;
+    let settled = settled.filter(|_| as_of.is_none());
+    let stale = is_stale(conn, agreement, now, as_of, settings)?;
+    let occasion = Occasion {
+        now,
+        as_of,
+        settings,
+        stale,
+    };
+    let mut results = Vec::new();
+    for window in windows(agreement, now, settled) {
+        let v = window.version;
+        results.push(judge(
+            conn,
+            &agreement.sla.key,
+            v.version,
+            &v.definition,
+            window.judged,
+            occasion,
+        )?);
+    }
+    Ok(results)
+}
+
+/// Judges an agreement at `now` and stores what changed; returns the evaluations written.
+pub fn evaluate_and_store(
+    conn: &mut DbConn,
+    agreement: &Agreement,
+    now: DateTime<Utc>,
+    settings: Settings,
+) -> Result<Vec<Evaluation>, AppError> {
+    let results = judge_agreement(conn, agreement, now, None, settings)?;
+    let sla_id = agreement.sla.id.clone();
+    write_tx(conn, |conn| {
+        let mut written = Vec::new();
+        for evaluation in results {
+            if evaluation.period_end == now
+                && evaluation.period_start < now
+                && is_rolling(agreement, evaluation.version)
+            {
+                // A rolling window is one row per episode: the same status moves the row along.
+                if let Some(last) = store::evaluations::latest(conn, &sla_id, &agreement.sla.key)?
+                    && !last.is_final
+                {
+                    if last.status == evaluation.status {
+                        store::evaluations::move_start(
+                            conn,
+                            &sla_id,
+                            last.period_start,
+                            evaluation.period_start,
+                        )?;
+                    } else {
+                        store::evaluations::save(
+                            conn,
+                            &sla_id,
+                            &Evaluation {
+                                is_final: true,
+                                ..last
+                            },
+                        )?;
+                    }
+                }
+            }
+            if store::evaluations::save(conn, &sla_id, &evaluation)? {
+                written.push(evaluation);
+            }
+        }
+        Ok(written)
+    })
+}
+
+fn is_rolling(agreement: &Agreement, version: i32) -> bool {
+    agreement
+        .versions
+        .iter()
+        .any(|v| v.version == version && matches!(v.definition.window, Window::Rolling { .. }))
+}
+
+/// `POST /slas/{key}/evaluate`: evaluates one SLA now.
+pub fn evaluate_now(
+    conn: &mut DbConn,
+    actor: &Principal,
+    key: &str,
+    now: DateTime<Utc>,
+    settings: Settings,
+) -> Result<Vec<Evaluation>, AppError> {
+    actor.authorize(Action::ReadSlas)?;
+    let sla = store::slas::find_by_key(conn, key)?.ok_or(AppError::NotFound("sla"))?;
+    let agreement = store::slas::load(conn, sla)?;
+    if agreement.last_signed().is_none() {
+        return Err(AppError::Conflict(format!(
+            "{key} has no signed version to evaluate"
+        )));
+    }
+    evaluate_and_store(conn, &agreement, now, settings)
+}
+
+/// What one scheduler cycle did.
+#[derive(Clone, Debug, Default)]
+pub struct CycleReport {
+    /// SLAs evaluated.
+    pub slas: usize,
+    /// Evaluations written.
+    pub written: Vec<Evaluation>,
+}
+
+/// Evaluates every active SLA (and retired ones with periods still open to restatement) at `now`.
+pub fn run_cycle(
+    conn: &mut DbConn,
+    now: DateTime<Utc>,
+    settings: Settings,
+) -> Result<CycleReport, AppError> {
+    let mut report = CycleReport::default();
+    for status in [SlaStatus::Active, SlaStatus::Retired] {
+        let filter = store::slas::SlaFilter {
+            status: Some(status),
+            team_id: None,
+        };
+        let mut after: Option<String> = None;
+        loop {
+            let page = store::slas::list(conn, &filter, after.as_deref(), 200)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.key.clone());
+            for sla in page {
+                let agreement = store::slas::load(conn, sla)?;
+                report.slas += 1;
+                report
+                    .written
+                    .extend(evaluate_and_store(conn, &agreement, now, settings)?);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// What the scheduler would have computed at `at`, from the events that had arrived by then;
+/// stores nothing.
+pub fn as_of(
+    conn: &mut DbConn,
+    at: DateTime<Utc>,
+    settings: Settings,
+) -> Result<Vec<Evaluation>, AppError> {
+    let mut results = Vec::new();
+    let filter = store::slas::SlaFilter::default();
+    for sla in store::slas::list(conn, &filter, None, i64::MAX)? {
+        let agreement = store::slas::load(conn, sla)?;
+        results.extend(judge_agreement(conn, &agreement, at, Some(at), settings)?);
+    }
+    Ok(results)
+}
+
+/// Evaluates a definition over `[from, to)` period by period (rolling windows: one window ending
+/// each day), as of `now`, storing nothing.
+pub fn simulate(
+    conn: &mut DbConn,
+    definition: &Definition,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+    settings: Settings,
+) -> Result<Vec<Evaluation>, AppError> {
+    let to = to.min(now);
+    let mut windows = Vec::new();
+    match &definition.window {
+        Window::Calendar { period, timezone } => {
+            let mut p = Period::containing(*period, *timezone, from);
+            while p.start < to && windows.len() < MAX_WINDOWS {
+                windows.push(Judged {
+                    start: p.start,
+                    end: p.end,
+                    rolling: false,
+                });
+                p = p.next(*period, *timezone);
+            }
+        }
+        Window::Rolling { length } => {
+            let mut end = from + length.as_delta();
+            while end <= to && windows.len() < MAX_WINDOWS {
+                windows.push(Judged {
+                    start: end - length.as_delta(),
+                    end,
+                    rolling: true,
+                });
+                end += Duration::days(1);
+            }
+        }
+    }
+    windows
+        .into_iter()
+        .map(|judged| {
+            let occasion = Occasion {
+                now,
+                as_of: None,
+                settings,
+                stale: false,
+            };
+            judge(conn, &definition.key, 0, definition, judged, occasion)
+        })
+        .collect()
+}
+
+/// The unanswered items of a response-time SLA that are overdue now (oldest first) or due soon.
+pub fn violations(
+    conn: &mut DbConn,
+    actor: &Principal,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<crate::domain::evaluation::OpenItem>, AppError> {
+    actor.authorize(Action::ReadSlas)?;
+    let sla = store::slas::find_by_key(conn, key)?.ok_or(AppError::NotFound("sla"))?;
+    let agreement = store::slas::load(conn, sla)?;
+    if !agreement
+        .current(now)
+        .is_some_and(|v| matches!(v.definition.metric, Metric::ResponseTime { .. }))
+    {
+        return Err(AppError::Conflict(format!(
+            "{key} is not a response_time SLA; only those have overdue items"
+        )));
+    }
+    let settled = store::evaluations::settled_until(conn, &agreement.sla.id)?;
+    let mut items = Vec::new();
+    for window in windows(&agreement, now, settled) {
+        let definition = &window.version.definition;
+        let Metric::ResponseTime { threshold, .. } = &definition.metric else {
+            continue;
+        };
+        let calendar = calendar_of(conn, definition)?;
+        let hours = calendar.as_ref().map_or(Hours::Always, Hours::Business);
+        if let Measurement::ResponseTime(starts) =
+            measure(conn, definition, window.judged, now, None)?
+        {
+            items.extend(starts.iter().filter_map(|s| {
+                crate::domain::evaluation::open_item(s, threshold.as_secs(), hours, now)
+            }));
+        }
+    }
+    items.sort_by(|a, b| {
+        b.overdue
+            .cmp(&a.overdue)
+            .then(a.due_at.cmp(&b.due_at))
+            .then(a.started_at.cmp(&b.started_at))
+    });
+    Ok(items)
+}
+
+/// The stored history of an SLA, by period start.
+pub fn history(
+    conn: &mut DbConn,
+    actor: &Principal,
+    key: &str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    page: &crate::service::PageRequest,
+) -> Result<crate::service::Page<Evaluation>, AppError> {
+    actor.authorize(Action::ReadSlas)?;
+    store::slas::find_by_key(conn, key)?.ok_or(AppError::NotFound("sla"))?;
+    let after = match page.after.as_deref() {
+        Some(text) => Some(
+            text.parse::<i64>()
+                .ok()
+                .and_then(DateTime::from_timestamp_micros)
+                .ok_or_else(|| AppError::BadRequest("cursor is not valid".into()))?,
+        ),
+        None => None,
+    };
+    let found = store::evaluations::list(conn, key, from, to, after, page.fetch_limit())?;
+    Ok(page.finish(found, |e| e.period_start.timestamp_micros().to_string()))
+}
+
+/// `POST /slas/simulate`: resolves the definition (a stored SLA's, or one given) and simulates it.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the request's parts and the instance's settings"
+)]
+pub fn simulate_request(
+    conn: &mut DbConn,
+    actor: &Principal,
+    sla: Option<String>,
+    input: Option<crate::domain::sla::DefinitionInput>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+    settings: Settings,
+) -> Result<Vec<Evaluation>, AppError> {
+    actor.authorize(Action::ReadSlas)?;
+    if to <= from {
+        return Err(AppError::invalid("to", "must come after from"));
+    }
+    let definition = match (sla, input) {
+        (Some(key), None) => {
+            let sla = store::slas::find_by_key(conn, &key)?.ok_or(AppError::NotFound("sla"))?;
+            let agreement = store::slas::load(conn, sla)?;
+            let version = agreement
+                .pending()
+                .or_else(|| agreement.current(now))
+                .ok_or(AppError::NotFound("sla version"))?;
+            version.definition.clone()
+        }
+        (None, Some(input)) => {
+            let key = input.key.clone().unwrap_or_else(|| "simulation".into());
+            crate::service::slas::check_definition(conn, input, &key)?.0
+        }
+        _ => {
+            return Err(AppError::invalid(
+                "definition",
+                "give either sla (a stored key) or definition, not both",
+            ));
+        }
+    };
+    simulate(conn, &definition, from, to, now, settings)
+}

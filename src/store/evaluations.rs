@@ -1,0 +1,189 @@
+//! The `evaluations` table: one row per SLA and period, rewritten until final.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::{evaluations, slas};
+use super::{DbConn, from_db_time, new_id, to_db_time};
+use crate::domain::evaluation::{Evaluation, Status};
+use crate::domain::sla::Op;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = evaluations)]
+struct EvaluationRow {
+    version: i32,
+    period_start: NaiveDateTime,
+    period_end: NaiveDateTime,
+    is_final: bool,
+    value: Option<f64>,
+    target: f64,
+    op: String,
+    status: String,
+    data_stale: bool,
+    details: String,
+    evaluated_at: NaiveDateTime,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> diesel::result::Error {
+    diesel::result::Error::DeserializationError(e.to_string().into())
+}
+
+fn to_evaluation(key: &str, row: EvaluationRow) -> QueryResult<Evaluation> {
+    Ok(Evaluation {
+        sla: key.to_string(),
+        version: row.version,
+        period_start: from_db_time(row.period_start),
+        period_end: from_db_time(row.period_end),
+        is_final: row.is_final,
+        value: row.value,
+        target: row.target,
+        op: row.op.parse::<Op>().map_err(corrupt)?,
+        status: row.status.parse::<Status>().map_err(corrupt)?,
+        data_stale: row.data_stale,
+        details: serde_json::from_str(&row.details).map_err(corrupt)?,
+        evaluated_at: from_db_time(row.evaluated_at),
+    })
+}
+
+/// The stored evaluation of the SLA's period starting at `period_start`.
+pub fn find(
+    conn: &mut DbConn,
+    sla_id: &str,
+    key: &str,
+    period_start: DateTime<Utc>,
+) -> QueryResult<Option<Evaluation>> {
+    evaluations::table
+        .filter(evaluations::sla_id.eq(sla_id))
+        .filter(evaluations::period_start.eq(to_db_time(period_start)))
+        .select(EvaluationRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(|row| to_evaluation(key, row))
+        .transpose()
+}
+
+/// The SLA's newest evaluation, if any.
+pub fn latest(conn: &mut DbConn, sla_id: &str, key: &str) -> QueryResult<Option<Evaluation>> {
+    evaluations::table
+        .filter(evaluations::sla_id.eq(sla_id))
+        .order(evaluations::period_start.desc())
+        .select(EvaluationRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(|row| to_evaluation(key, row))
+        .transpose()
+}
+
+/// The end of the newest final period: everything before it is settled.
+pub fn settled_until(conn: &mut DbConn, sla_id: &str) -> QueryResult<Option<DateTime<Utc>>> {
+    let end: Option<NaiveDateTime> = evaluations::table
+        .filter(evaluations::sla_id.eq(sla_id))
+        .filter(evaluations::is_final.eq(true))
+        .select(diesel::dsl::max(evaluations::period_end))
+        .first(conn)?;
+    Ok(end.map(from_db_time))
+}
+
+/// Writes an evaluation: inserts it, or rewrites the row of the same period unless that one is
+/// final. Returns whether anything was written.
+pub fn save(conn: &mut DbConn, sla_id: &str, evaluation: &Evaluation) -> QueryResult<bool> {
+    let start = to_db_time(evaluation.period_start);
+    let details = evaluation.details.to_string();
+    let changed = diesel::update(
+        evaluations::table
+            .filter(evaluations::sla_id.eq(sla_id))
+            .filter(evaluations::period_start.eq(start))
+            .filter(evaluations::is_final.eq(false)),
+    )
+    .set((
+        evaluations::version.eq(evaluation.version),
+        evaluations::period_end.eq(to_db_time(evaluation.period_end)),
+        evaluations::is_final.eq(evaluation.is_final),
+        evaluations::value.eq(evaluation.value),
+        evaluations::target.eq(evaluation.target),
+        evaluations::op.eq(evaluation.op.as_str()),
+        evaluations::status.eq(evaluation.status.as_str()),
+        evaluations::data_stale.eq(evaluation.data_stale),
+        evaluations::details.eq(&details),
+        evaluations::evaluated_at.eq(to_db_time(evaluation.evaluated_at)),
+    ))
+    .execute(conn)?;
+    if changed > 0 {
+        return Ok(true);
+    }
+    let exists: i64 = evaluations::table
+        .filter(evaluations::sla_id.eq(sla_id))
+        .filter(evaluations::period_start.eq(start))
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        return Ok(false);
+    }
+    diesel::insert_into(evaluations::table)
+        .values((
+            evaluations::id.eq(new_id()),
+            evaluations::sla_id.eq(sla_id),
+            evaluations::version.eq(evaluation.version),
+            evaluations::period_start.eq(start),
+            evaluations::period_end.eq(to_db_time(evaluation.period_end)),
+            evaluations::is_final.eq(evaluation.is_final),
+            evaluations::value.eq(evaluation.value),
+            evaluations::target.eq(evaluation.target),
+            evaluations::op.eq(evaluation.op.as_str()),
+            evaluations::status.eq(evaluation.status.as_str()),
+            evaluations::data_stale.eq(evaluation.data_stale),
+            evaluations::details.eq(&details),
+            evaluations::evaluated_at.eq(to_db_time(evaluation.evaluated_at)),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// Moves a rolling window's episode row to a new start (the same status goes on).
+pub fn move_start(
+    conn: &mut DbConn,
+    sla_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(
+        evaluations::table
+            .filter(evaluations::sla_id.eq(sla_id))
+            .filter(evaluations::period_start.eq(to_db_time(from))),
+    )
+    .set(evaluations::period_start.eq(to_db_time(to)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The SLA's evaluations with `from <= period_start < to`, by period, after `after`, at most `limit`.
+pub fn list(
+    conn: &mut DbConn,
+    key: &str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    after: Option<DateTime<Utc>>,
+    limit: i64,
+) -> QueryResult<Vec<Evaluation>> {
+    let mut query = evaluations::table
+        .inner_join(slas::table)
+        .filter(slas::key.eq(key))
+        .select(EvaluationRow::as_select())
+        .order(evaluations::period_start.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(from) = from {
+        query = query.filter(evaluations::period_start.ge(to_db_time(from)));
+    }
+    if let Some(to) = to {
+        query = query.filter(evaluations::period_start.lt(to_db_time(to)));
+    }
+    if let Some(after) = after {
+        query = query.filter(evaluations::period_start.gt(to_db_time(after)));
+    }
+    query
+        .load(conn)?
+        .into_iter()
+        .map(|row| to_evaluation(key, row))
+        .collect()
+}
