@@ -51,8 +51,8 @@ pub enum Command {
         /// ndjson or csv (default: by extension, else ndjson).
         #[arg(long, value_parser = ["ndjson", "csv", "json"])]
         format: Option<String>,
-        /// Events per transaction.
-        #[arg(long, default_value_t = 5000)]
+        /// Events per transaction: larger is faster (fewer commits), smaller holds less in memory.
+        #[arg(long, default_value_t = 50_000)]
         batch: usize,
     },
     /// Manage people.

@@ -10,6 +10,7 @@ mod agreements;
 mod auth;
 mod cli;
 mod conventions;
+mod engine;
 mod evaluations;
 mod events;
 mod operations;
