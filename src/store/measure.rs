@@ -280,9 +280,15 @@ pub fn last_arrival(
     kinds: &[&str],
     as_of: Option<DateTime<Utc>>,
 ) -> QueryResult<Option<DateTime<Utc>>> {
-    let rows: Vec<LatestRow> = load(conn, |_| {
+    let rows: Vec<LatestRow> = load(conn, |pg| {
         let mut sql = Sql::default();
-        sql.push("SELECT e.received_at AS received_at FROM events e WHERE e.kind IN (");
+        // backend: SQLite would otherwise read every event of these kinds through the kind index
+        // and sort them; `+` keeps it on the primary key, walked from the newest. PostgreSQL
+        // walks the primary key backwards by itself (and has no unary plus for text).
+        let kind = if pg { "e.kind" } else { "+e.kind" };
+        sql.push(&format!(
+            "SELECT e.received_at AS received_at FROM events e WHERE {kind} IN ("
+        ));
         for (i, kind) in kinds.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");

@@ -448,3 +448,230 @@ mod import {
         super::import_loads_batches_idempotently(super::Backend::Postgres).await
     }
 }
+
+/// Signs in as the first admin of a served instance.
+async fn admin_token(served: &Served) -> String {
+    let client = reqwest::Client::new();
+    let body = json!({"email": "admin@accord.local", "password": crate::helpers::ADMIN_PASSWORD});
+    let response = client
+        .post(format!("{}/api/v1/auth/token", served.address))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    expect_status(response, StatusCode::OK).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn call(
+    served: &Served,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let client = reqwest::Client::new();
+    let response = client
+        .request(method, format!("{}{path}", served.address))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or_default()
+}
+
+/// Two teams, a head each, and an active daily count SLA over UTC.
+async fn daily_sla(served: &Served, token: &str) {
+    use reqwest::Method;
+    for team in ["marketing", "sales"] {
+        call(
+            served,
+            token,
+            Method::POST,
+            "/api/v1/teams",
+            json!({"slug": team, "name": team, "email": format!("{team}@example.com")}),
+        )
+        .await;
+        let email = format!("head@{team}.example.com");
+        call(served, token, Method::POST, "/api/v1/users", json!({"email": email, "name": "Head", "team": team, "role": "head", "password": "head-password-123"})).await;
+    }
+    let head = |team: &str| {
+        let body =
+            json!({"email": format!("head@{team}.example.com"), "password": "head-password-123"});
+        let url = format!("{}/api/v1/auth/token", served.address);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()["access_token"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let (marketing, sales) = (head("marketing").await, head("sales").await);
+    let sla = json!({"key": "daily", "name": "Daily MQLs", "provider": "marketing", "consumer": "sales",
+        "metric": {"kind": "count", "event": "lead.qualified"}, "objective": {"op": ">=", "target": 1000},
+        "window": {"kind": "calendar", "period": "day", "timezone": "UTC"}});
+    call(served, &marketing, Method::POST, "/api/v1/slas", sla).await;
+    call(
+        served,
+        &sales,
+        Method::POST,
+        "/api/v1/slas/daily/approve",
+        json!({}),
+    )
+    .await;
+}
+
+fn qualified(ids: std::ops::Range<usize>) -> serde_json::Value {
+    let now = chrono::Utc::now().to_rfc3339();
+    json!(ids.map(|i| json!({"external_id": format!("q{i}"), "kind": "lead.qualified", "subject_id": format!("L{i}"), "team": "marketing", "occurred_at": now})).collect::<Vec<_>>())
+}
+
+async fn the_scheduler_evaluates_inside_serve(backend: Backend) {
+    let db = TestDb::new(backend);
+    let mut env = db.env();
+    env.insert("ACCORD_SCHEDULER".into(), "on".into());
+    env.insert("ACCORD_EVAL_INTERVAL".into(), "1s".into());
+    let served = Served::start(&env, db.dir.path().join("serve.log")).await;
+    let token = admin_token(&served).await;
+    daily_sla(&served, &token).await;
+    call(
+        &served,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/events",
+        qualified(0..3),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let history = call(
+            &served,
+            &token,
+            reqwest::Method::GET,
+            "/api/v1/slas/daily/evaluations",
+            serde_json::Value::Null,
+        )
+        .await;
+        if history["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().any(|e| e["value"] == 3.0))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scheduler wrote no evaluation: {history}\n{}",
+            served.output()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    served.terminate().await;
+}
+
+async fn evaluate_at_a_past_instant_sees_what_had_arrived_then(backend: Backend) {
+    let db = TestDb::new(backend);
+    let env = db.env();
+    let served = Served::start(&env, db.dir.path().join("serve.log")).await;
+    let token = admin_token(&served).await;
+    daily_sla(&served, &token).await;
+    call(
+        &served,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/events",
+        qualified(0..2),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let then = chrono::Utc::now().to_rfc3339();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    call(
+        &served,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/events",
+        qualified(2..5),
+    )
+    .await;
+
+    let value_of = |output: &Output| {
+        let stdout = text(&output.stdout);
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("daily\t"))
+            .unwrap_or_else(|| panic!("no line for daily: {stdout}"))
+            .to_string();
+        line.split('\t')
+            .nth(5)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let past = accord(&env, &["evaluate", "--at", &then], None);
+    assert!(past.status.success(), "{}", text(&past.stderr));
+    assert_eq!(value_of(&past), "2", "only what had arrived by then");
+    assert!(text(&past.stderr).contains("nothing stored"));
+    let history = call(
+        &served,
+        &token,
+        reqwest::Method::GET,
+        "/api/v1/slas/daily/evaluations",
+        serde_json::Value::Null,
+    )
+    .await;
+    assert!(
+        history["items"].as_array().unwrap().is_empty(),
+        "--at stores nothing"
+    );
+
+    let now = accord(&env, &["evaluate"], None);
+    assert_eq!(value_of(&now), "5");
+    let history = call(
+        &served,
+        &token,
+        reqwest::Method::GET,
+        "/api/v1/slas/daily/evaluations",
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(history["items"][0]["value"], 5.0);
+    served.terminate().await;
+}
+
+mod scheduler {
+    #[actix_web::test]
+    async fn on_sqlite() {
+        super::the_scheduler_evaluates_inside_serve(super::Backend::Sqlite).await
+    }
+    #[actix_web::test]
+    async fn on_postgres() {
+        super::the_scheduler_evaluates_inside_serve(super::Backend::Postgres).await
+    }
+}
+
+mod evaluate_at {
+    #[actix_web::test]
+    async fn on_sqlite() {
+        super::evaluate_at_a_past_instant_sees_what_had_arrived_then(super::Backend::Sqlite).await
+    }
+    #[actix_web::test]
+    async fn on_postgres() {
+        super::evaluate_at_a_past_instant_sees_what_had_arrived_then(super::Backend::Postgres).await
+    }
+}
