@@ -13,7 +13,7 @@ indexes in place):
              PostgreSQL: COPY (psql \\copy) of the same rows
   import     accord import FILE (batches of 5,000, one transaction each)
   re-import  the same file again: every event is a duplicate, nothing is added
-  http       accord serve, NDJSON batches of 10,000 events over HTTP, two clients
+  http       accord serve, NDJSON batches (--http-batch, default 50,000 events) over HTTP, two clients
 
 and prints events/s and accord's peak memory. Everything runs on loopback and stops by itself.
 """
@@ -56,7 +56,7 @@ def run(args, env=None, stdin=None):
 def accord_env(url, data_dir):
     env = dict(os.environ)
     env.update({"ACCORD_DATABASE_URL": url, "ACCORD_DATA_DIR": data_dir, "ACCORD_LOG": "warn",
-                "ACCORD_PASSWORD": PASSWORD, "ACCORD_EVENTS_MAX_BATCH": "20000"})
+                "ACCORD_PASSWORD": PASSWORD, "ACCORD_EVENTS_MAX_BATCH": "100000"})
     return env
 
 
@@ -173,7 +173,7 @@ def peak_rss_mib(pid):
     return 0.0
 
 
-def accord_http(backend, ndjson, total, batch=10_000, clients=2):
+def accord_http(backend, ndjson, total, batch, clients=2):
     url, data_dir, cleanup = fresh_database(backend)
     port = free_port()
     env = accord_env(url, data_dir)
@@ -200,6 +200,7 @@ def accord_http(backend, ndjson, total, batch=10_000, clients=2):
             lines = f.readlines()
         bodies = [b"".join(lines[i:i + batch]) for i in range(0, len(lines), batch)]
         accepted = [0]
+        failures = []
         lock = threading.Lock()
 
         def client(mine):
@@ -210,7 +211,8 @@ def accord_http(backend, ndjson, total, batch=10_000, clients=2):
                 response = c.getresponse()
                 answer = response.read()
                 if response.status != 200:
-                    raise SystemExit(f"HTTP {response.status}: {answer[:300]}")
+                    failures.append(f"HTTP {response.status}: {answer[:300]}")
+                    return
                 with lock:
                     accepted[0] += json.loads(answer)["accepted"]
 
@@ -221,6 +223,8 @@ def accord_http(backend, ndjson, total, batch=10_000, clients=2):
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
+        if failures:
+            raise SystemExit(failures[0])
         assert accepted[0] == total, f"{accepted[0]} accepted, {total} expected"
         return elapsed, peak_rss_mib(server.pid)
     finally:
@@ -233,6 +237,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--leads", type=int, default=260_000)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--http-batch", type=int, default=50_000, help="events per HTTP request")
     args = parser.parse_args()
     os.makedirs(WORK, exist_ok=True)
     log("building accord (release)…")
@@ -262,8 +267,8 @@ def main():
         for label, elapsed, peak, new, dup in accord_import(backend, ndjson, total):
             results.append((backend, f"accord {label}" + (f" ({dup} duplicates, {new} new)" if label == "re-import" else ""), elapsed, peak))
         log(f"{backend}: accord over HTTP…")
-        elapsed, peak = accord_http(backend, ndjson, total)
-        results.append((backend, "accord HTTP (NDJSON, 10k per batch, 2 clients)", elapsed, peak))
+        elapsed, peak = accord_http(backend, ndjson, total, args.http_batch)
+        results.append((backend, f"accord HTTP (NDJSON, {args.http_batch:,} per request, 2 clients)", elapsed, peak))
 
     print(f"\n{total} events, {os.cpu_count()} cores\n")
     print("| backend | load | seconds | events/s | vs raw | peak memory |")

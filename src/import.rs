@@ -46,7 +46,8 @@ impl<R: Read> Read for Counting<R> {
 /// Most invalid items printed; the summary counts them all.
 const MAX_PRINTED_PROBLEMS: usize = 20;
 
-/// Imports `path` (`-` for stdin) into the database, `batch` events per transaction.
+/// Imports `path` (`-` for stdin) into the database, `batch` events per transaction. Reading and
+/// checking run on their own thread, one batch ahead of the writer, so parsing overlaps storing.
 pub fn run(
     db: &Db,
     path: &str,
@@ -58,8 +59,8 @@ pub fn run(
     let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
     let teams = team_ids(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
     let bytes = Arc::new(AtomicU64::new(0));
-    let (source, total): (Box<dyn Read>, Option<u64>) = if path == "-" {
-        (Box::new(std::io::stdin().lock()), None)
+    let (source, total): (Box<dyn Read + Send>, Option<u64>) = if path == "-" {
+        (Box::new(std::io::stdin()), None)
     } else {
         let file = std::fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
         let size = file.metadata().ok().map(|m| m.len());
@@ -72,71 +73,80 @@ pub fn run(
             bytes: bytes.clone(),
         },
     );
-    let progress = std::io::stderr().is_terminal().then(|| Progress {
+    let mut progress = std::io::stderr().is_terminal().then(|| Progress {
         bytes,
         total,
         last: Instant::now(),
     });
 
+    // One batch may wait while the writer stores the previous one: memory stays at two batches.
+    let (batches, arrivals) = std::sync::mpsc::sync_channel::<Vec<event::NewEvent>>(1);
+    let reading = std::thread::spawn(move || -> Result<(usize, usize), String> {
+        let mut checker = BatchChecker::new(&teams, now);
+        let mut invalid = 0;
+        let mut take = |position: Position, item: Result<RawEvent, event::ItemProblem>| -> bool {
+            checker.take(position, item);
+            for problem in checker.problems.drain(..) {
+                if invalid < MAX_PRINTED_PROBLEMS {
+                    eprintln!(
+                        "accord: skipped {}: {}: {}",
+                        problem.position, problem.field, problem.reason
+                    );
+                }
+                invalid += 1;
+            }
+            checker.events.len() < batch
+                || batches.send(std::mem::take(&mut checker.events)).is_ok()
+        };
+        let read = match format {
+            Format::Csv => event::read_csv(reader, &mut take),
+            Format::Ndjson => event::read_ndjson(reader, &mut take),
+            Format::Json => {
+                let mut body = Vec::new();
+                let mut reader = reader;
+                reader
+                    .read_to_end(&mut body)
+                    .map_err(|e| format!("cannot read the input: {e}"))?;
+                event::read_json(&body, |position, item| {
+                    take(position, item);
+                })
+            }
+        };
+        read.map_err(|e| e.0)?;
+        if !checker.events.is_empty() {
+            let _ = batches.send(std::mem::take(&mut checker.events));
+        }
+        Ok((checker.items, invalid))
+    });
+
     let mut report = ImportReport::default();
-    let mut checker = BatchChecker::new(&teams, now);
-    let mut progress = progress;
     let mut failure: Option<AppError> = None;
-    let mut take = |position: Position, item: Result<RawEvent, event::ItemProblem>| -> bool {
-        checker.take(position, item);
-        for problem in checker.problems.drain(..) {
-            if report.invalid < MAX_PRINTED_PROBLEMS {
-                eprintln!(
-                    "accord: skipped {}: {}: {}",
-                    problem.position, problem.field, problem.reason
-                );
+    for events in arrivals {
+        match store_batch(&mut conn, &events, now) {
+            Ok(summary) => {
+                report.accepted += summary.accepted;
+                report.duplicates += summary.duplicates;
             }
-            report.invalid += 1;
-        }
-        if checker.events.len() >= batch {
-            match store_batch(&mut conn, &checker.events, now) {
-                Ok(summary) => {
-                    report.accepted += summary.accepted;
-                    report.duplicates += summary.duplicates;
-                    checker.events.clear();
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    return false;
-                }
-            }
-            if let Some(progress) = progress.as_mut() {
-                progress.show(checker.items, started);
+            Err(e) => {
+                // Dropping the receiver stops the reader at its next batch.
+                failure = Some(e);
+                break;
             }
         }
-        true
-    };
-    let read = match format {
-        Format::Csv => event::read_csv(reader, &mut take),
-        Format::Ndjson => event::read_ndjson(reader, &mut take),
-        Format::Json => {
-            let mut body = Vec::new();
-            let mut reader = reader;
-            reader
-                .read_to_end(&mut body)
-                .context("cannot read the input")?;
-            event::read_json(&body, |position, item| {
-                take(position, item);
-            })
+        if let Some(progress) = progress.as_mut() {
+            progress.show(report.accepted + report.duplicates, started);
         }
-    };
+    }
+    let read = reading
+        .join()
+        .map_err(|_| anyhow::anyhow!("the reading thread panicked"))?;
     if let Some(failure) = failure {
         return Err(anyhow::anyhow!("{failure}"))
             .context("storing a batch failed; re-run the import to continue");
     }
-    read.map_err(|e| anyhow::anyhow!("{}", e.0))?;
-    if !checker.events.is_empty() {
-        let summary =
-            store_batch(&mut conn, &checker.events, now).map_err(|e| anyhow::anyhow!("{e}"))?;
-        report.accepted += summary.accepted;
-        report.duplicates += summary.duplicates;
-    }
-    report.read = checker.items;
+    let (items, invalid) = read.map_err(|e| anyhow::anyhow!(e))?;
+    report.read = items;
+    report.invalid = invalid;
     report.elapsed = started.elapsed();
     if progress.is_some() {
         eprint!("\r\x1b[2K");
