@@ -282,7 +282,7 @@ async fn evaluate(config: Config, clock: Arc<dyn Clock>, at: Option<String>) -> 
         None => None,
     };
     let (db, _, _) = prepare(&config, clock.as_ref(), false).await?;
-    let settings = config.evaluation();
+    let (settings, links) = (config.evaluation(), config.links());
     let now = clock.now();
     let evaluations = match at {
         Some(at) if at > now => bail!("--at lies in the future"),
@@ -291,7 +291,7 @@ async fn evaluate(config: Config, clock: Arc<dyn Clock>, at: Option<String>) -> 
                 .await?
         }
         None => {
-            db.run(move |conn| crate::service::evaluation::run_cycle(conn, now, settings))
+            db.run(move |conn| crate::service::evaluation::run_cycle(conn, now, settings, &links))
                 .await?
                 .written
         }

@@ -128,6 +128,16 @@ pub struct Config {
     pub stale_after: Span,
     /// Whether `serve` runs the scheduler (`ACCORD_SCHEDULER`, `on` or `off`).
     pub scheduler: bool,
+    /// How often open, unacknowledged breaches are reminded (`ACCORD_REMIND_EVERY`; `0`: never).
+    pub remind_every: Option<Span>,
+    /// The SMTP server (`ACCORD_SMTP_URL`); without it mail is written as `.eml` files.
+    pub smtp_url: Option<Secret>,
+    /// The sender of accord's mail (`ACCORD_MAIL_FROM`).
+    pub mail_from: String,
+    /// First retry delay of a failed delivery, doubled each time (`ACCORD_RETRY_BASE`).
+    pub retry_base: Span,
+    /// Delivery attempts before a message is `failed` (`ACCORD_MAX_ATTEMPTS`).
+    pub max_attempts: i32,
 }
 
 fn span(var: &'static str, value: Option<String>, default: &str) -> Result<Span, ConfigError> {
@@ -165,6 +175,14 @@ impl Config {
         crate::service::evaluation::Settings {
             grace: self.grace,
             stale_after: self.stale_after,
+            remind_every: self.remind_every,
+        }
+    }
+
+    /// Where links in messages point.
+    pub fn links(&self) -> crate::service::breaches::Links {
+        crate::service::breaches::Links {
+            public_url: self.public_url.clone(),
         }
     }
 
@@ -266,7 +284,48 @@ impl Config {
             }
         };
 
+        let remind_every = match get("ACCORD_REMIND_EVERY").as_deref().map(str::trim) {
+            Some("0") => None,
+            other => Some(span(
+                "ACCORD_REMIND_EVERY",
+                other.map(str::to_owned),
+                "24h",
+            )?),
+        };
+        let smtp_url = match get("ACCORD_SMTP_URL") {
+            Some(url) if url.starts_with("smtp://") || url.starts_with("smtps://") => {
+                Some(Secret::new(url))
+            }
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "ACCORD_SMTP_URL",
+                    "expected smtp://[user:pass@]host[:port][?tls=required] or smtps://…",
+                ));
+            }
+            None => None,
+        };
+        let mail_from =
+            get("ACCORD_MAIL_FROM").unwrap_or_else(|| "accord <accord@localhost>".into());
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::new(
+                "ACCORD_MAIL_FROM",
+                format!("{mail_from:?} is not an address (e.g. \"accord <accord@example.com>\")"),
+            ));
+        }
+        let retry_base = span("ACCORD_RETRY_BASE", get("ACCORD_RETRY_BASE"), "30s")?;
+        let max_attempts = i32::try_from(positive(
+            "ACCORD_MAX_ATTEMPTS",
+            get("ACCORD_MAX_ATTEMPTS"),
+            8,
+        )?)
+        .map_err(|_| ConfigError::new("ACCORD_MAX_ATTEMPTS", "too large"))?;
+
         Ok(Self {
+            remind_every,
+            smtp_url,
+            mail_from,
+            retry_base,
+            max_attempts,
             eval_interval,
             grace,
             stale_after,
@@ -355,6 +414,9 @@ mod tests {
             ("ACCORD_EVAL_INTERVAL", "1 minute"),
             ("ACCORD_GRACE", "-1h"),
             ("ACCORD_SCHEDULER", "maybe"),
+            ("ACCORD_SMTP_URL", "mail.example.com:25"),
+            ("ACCORD_MAIL_FROM", "not an address"),
+            ("ACCORD_REMIND_EVERY", "daily"),
             ("ACCORD_EVENTS_MAX_BYTES", "1MB"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();

@@ -67,11 +67,13 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     first_admin: Option<FirstAdmin>,
+    deliverer: crate::email::Deliverer,
 }
 
 impl Application {
     /// Prepares the database and binds `config.bind` (port 0 picks a free port).
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let deliverer = crate::email::Deliverer::from_config(&config)?;
         let (db, jwt, first_admin) = prepare(&config, clock.as_ref(), true).await?;
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -89,6 +91,7 @@ impl Application {
             server,
             state,
             first_admin,
+            deliverer,
         })
     }
 
@@ -110,12 +113,21 @@ impl Application {
     /// Serves until SIGTERM or SIGINT, then finishes the requests in flight (up to 30 s). The
     /// scheduler runs beside the server unless `ACCORD_SCHEDULER=off`, and stops with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        if !self.state.config.scheduler {
-            return self.server.await;
-        }
-        let scheduler = tokio::spawn(crate::scheduler::evaluate_periodically(self.state.clone()));
+        let dispatcher = tokio::spawn(crate::scheduler::dispatch::dispatch_periodically(
+            self.state.clone(),
+            self.deliverer,
+        ));
+        let scheduler = self
+            .state
+            .config
+            .scheduler
+            .then(|| tokio::spawn(crate::scheduler::evaluate_periodically(self.state.clone())));
         let result = self.server.await;
-        scheduler.abort();
+        // A message being sent when the process stops is sent again after its lease: at least once.
+        dispatcher.abort();
+        if let Some(scheduler) = scheduler {
+            scheduler.abort();
+        }
         result
     }
 
@@ -175,6 +187,13 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     .service(http::evaluations::list_violations)
                     .service(http::events::post_events)
                     .service(http::events::list_events)
+                    .service(http::breaches::list_breaches)
+                    .service(http::breaches::get_breach)
+                    .service(http::breaches::acknowledge_breach)
+                    .service(http::breaches::dispute_breach)
+                    .service(http::breaches::resolve_breach)
+                    .service(http::breaches::list_notifications)
+                    .service(http::breaches::retry_notification)
                     .service(http::audit::list_audit),
             )
             .split_for_parts();

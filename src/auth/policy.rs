@@ -67,6 +67,8 @@ pub enum Action<'a> {
     },
     /// Read activity events.
     ReadEvents,
+    /// Read the outbox and put failed messages back in line.
+    ManageNotifications,
 }
 
 /// Which teams' records a list shows the caller.
@@ -115,7 +117,10 @@ impl Principal {
                         | Action::SignSla { provider, consumer }
                         | Action::RetireSla { provider, consumer },
                     ) => is_party(provider, consumer),
-                    (Role::Head, Action::ManageCalendars | Action::ReadAudit) => true,
+                    (
+                        Role::Head,
+                        Action::ManageCalendars | Action::ReadAudit | Action::ManageNotifications,
+                    ) => true,
                     (Role::Head, Action::UpdateTeam { team }) => is_own(Some(team)),
                     // A head runs their own team but cannot mint admins.
                     (Role::Head, Action::ManageUser { team, role }) => {
@@ -160,7 +165,7 @@ impl Principal {
             (_, Action::ProposeSla { .. } | Action::RetireSla { .. }) => {
                 "only an admin or a head of the provider or the consumer team can do this"
             }
-            (_, Action::ManageCalendars | Action::ReadAudit) => {
+            (_, Action::ManageCalendars | Action::ReadAudit | Action::ManageNotifications) => {
                 "only an admin or a head can do this"
             }
             (

@@ -2,11 +2,13 @@
 
 pub mod agreement;
 pub mod audit;
+pub mod breach;
 pub mod calendar;
 pub mod duration;
 pub mod evaluation;
 pub mod event;
 pub mod identity;
+pub mod message;
 pub mod period;
 pub mod sla;
 pub mod validate;

@@ -93,9 +93,12 @@ pub async fn evaluate_sla(
         state.clock.now(),
         state.config.evaluation(),
     );
+    let links = state.config.links();
     let written = state
         .db
-        .run(move |conn| service::evaluation::evaluate_now(conn, &principal, &key, now, settings))
+        .run(move |conn| {
+            service::evaluation::evaluate_now(conn, &principal, &key, now, settings, &links)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(items(written)))
 }

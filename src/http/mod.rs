@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod breaches;
 pub mod calendars;
 pub mod evaluations;
 pub mod events;

@@ -26,6 +26,8 @@ pub async fn serve_openapi(document: web::Data<utoipa::openapi::OpenApi>) -> Htt
         (name = "slas", description = "Agreements and their signing workflow"),
         (name = "events", description = "Activity, in bulk"),
         (name = "evaluations", description = "Measured values and statuses, overdue items, what-if"),
+        (name = "breaches", description = "Missed objectives and who is on them"),
+        (name = "notifications", description = "The outbox of messages"),
         (name = "audit", description = "Every state change"),
         (name = "operations", description = "Probes and metrics"),
     )

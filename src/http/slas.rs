@@ -230,10 +230,10 @@ pub async fn create_sla(
     principal: Principal,
     body: ApiJson<DefinitionInput>,
 ) -> Result<HttpResponse, AppError> {
-    let (input, now) = (body.into_inner(), state.clock.now());
+    let (input, now, links) = (body.into_inner(), state.clock.now(), state.config.links());
     let agreement = state
         .db
-        .run(move |conn| service::slas::create(conn, &principal, input, now))
+        .run(move |conn| service::slas::create(conn, &principal, input, now, &links))
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/api/v1/slas/{}", agreement.sla.key)))
@@ -299,9 +299,10 @@ pub async fn revise_sla(
     body: ApiJson<DefinitionInput>,
 ) -> Result<HttpResponse, AppError> {
     let (key, input, now) = (key.into_inner(), body.into_inner(), state.clock.now());
+    let links = state.config.links();
     let agreement = state
         .db
-        .run(move |conn| service::slas::revise(conn, &principal, &key, input, now))
+        .run(move |conn| service::slas::revise(conn, &principal, &key, input, now, &links))
         .await?;
     respond(&agreement, now)
 }
@@ -345,9 +346,10 @@ pub async fn approve_sla(
         body.0.and_then(|b| b.version),
         state.clock.now(),
     );
+    let links = state.config.links();
     let agreement = state
         .db
-        .run(move |conn| service::slas::approve(conn, &principal, &key, version, now))
+        .run(move |conn| service::slas::approve(conn, &principal, &key, version, now, &links))
         .await?;
     respond(&agreement, now)
 }

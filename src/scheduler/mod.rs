@@ -1,4 +1,7 @@
-//! Background work inside `serve`: the periodic evaluation of every active SLA.
+//! Background work inside `serve`: the periodic evaluation of every active SLA, and the
+//! delivery of the outbox.
+
+pub mod dispatch;
 
 use std::time::Duration;
 
@@ -21,11 +24,15 @@ pub async fn evaluate_periodically(state: web::Data<AppState>) {
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         ticks.tick().await;
-        let (now, settings) = (state.clock.now(), state.config.evaluation());
+        let (now, settings, links) = (
+            state.clock.now(),
+            state.config.evaluation(),
+            state.config.links(),
+        );
         let started = std::time::Instant::now();
         match state
             .db
-            .run(move |conn| service::evaluation::run_cycle(conn, now, settings))
+            .run(move |conn| service::evaluation::run_cycle(conn, now, settings, &links))
             .await
         {
             Ok(report) => tracing::info!(

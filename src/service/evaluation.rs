@@ -11,6 +11,7 @@ use crate::domain::evaluation::{Evaluation, Judged, Measurement, evaluate};
 use crate::domain::period::Period;
 use crate::domain::sla::{Definition, Metric, Selector, SlaStatus, Window};
 use crate::error::AppError;
+use crate::service::breaches::{self, Links};
 use crate::store::{self, DbConn, write_tx};
 
 /// The spans that govern evaluation (`ACCORD_GRACE`, `ACCORD_STALE_AFTER`).
@@ -20,6 +21,8 @@ pub struct Settings {
     pub grace: Span,
     /// How long without new input events before an SLA's data counts as stale.
     pub stale_after: Span,
+    /// How often open, unacknowledged breaches are reminded; `None`: never.
+    pub remind_every: Option<Span>,
 }
 
 /// Most periods judged in one go (a decade of days); a backfill beyond continues next cycle.
@@ -281,16 +284,25 @@ pub fn evaluate_and_store(
     agreement: &Agreement,
     now: DateTime<Utc>,
     settings: Settings,
+    links: &Links,
 ) -> Result<Vec<Evaluation>, AppError> {
     let results = judge_agreement(conn, agreement, now, None, settings)?;
     let sla_id = agreement.sla.id.clone();
     write_tx(conn, |conn| {
         let mut written = Vec::new();
         for evaluation in results {
-            if evaluation.period_end == now
-                && evaluation.period_start < now
-                && is_rolling(agreement, evaluation.version)
-            {
+            let rolling = is_rolling(agreement, evaluation.version);
+            let previous = if rolling {
+                store::evaluations::latest(conn, &sla_id, &agreement.sla.key)?
+            } else {
+                store::evaluations::find(
+                    conn,
+                    &sla_id,
+                    &agreement.sla.key,
+                    evaluation.period_start,
+                )?
+            };
+            if rolling {
                 // A rolling window is one row per episode: the same status moves the row along.
                 if let Some(last) = store::evaluations::latest(conn, &sla_id, &agreement.sla.key)?
                     && !last.is_final
@@ -315,6 +327,8 @@ pub fn evaluate_and_store(
                 }
             }
             if store::evaluations::save(conn, &sla_id, &evaluation)? {
+                // Breaches and messages follow in the same transaction as the evaluation.
+                breaches::follow(conn, agreement, previous.as_ref(), &evaluation, links, now)?;
                 written.push(evaluation);
             }
         }
@@ -336,6 +350,7 @@ pub fn evaluate_now(
     key: &str,
     now: DateTime<Utc>,
     settings: Settings,
+    links: &Links,
 ) -> Result<Vec<Evaluation>, AppError> {
     actor.authorize(Action::ReadSlas)?;
     let sla = store::slas::find_by_key(conn, key)?.ok_or(AppError::NotFound("sla"))?;
@@ -345,7 +360,7 @@ pub fn evaluate_now(
             "{key} has no signed version to evaluate"
         )));
     }
-    evaluate_and_store(conn, &agreement, now, settings)
+    evaluate_and_store(conn, &agreement, now, settings, links)
 }
 
 /// What one scheduler cycle did.
@@ -355,6 +370,8 @@ pub struct CycleReport {
     pub slas: usize,
     /// Evaluations written.
     pub written: Vec<Evaluation>,
+    /// Breaches reminded.
+    pub reminders: usize,
 }
 
 /// Evaluates every active SLA (and retired ones with periods still open to restatement) at `now`.
@@ -362,6 +379,7 @@ pub fn run_cycle(
     conn: &mut DbConn,
     now: DateTime<Utc>,
     settings: Settings,
+    links: &Links,
 ) -> Result<CycleReport, AppError> {
     let mut report = CycleReport::default();
     for status in [SlaStatus::Active, SlaStatus::Retired] {
@@ -379,9 +397,12 @@ pub fn run_cycle(
                 report.slas += 1;
                 report
                     .written
-                    .extend(evaluate_and_store(conn, &agreement, now, settings)?);
+                    .extend(evaluate_and_store(conn, &agreement, now, settings, links)?);
             }
         }
+    }
+    if let Some(every) = settings.remind_every {
+        report.reminders = breaches::remind(conn, every, links, now)?;
     }
     Ok(report)
 }

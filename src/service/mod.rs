@@ -1,9 +1,11 @@
 //! Use cases: one function is one transaction. No HTTP, no network I/O; `now` comes from the caller.
 
 pub mod bootstrap;
+pub mod breaches;
 pub mod calendars;
 pub mod evaluation;
 pub mod events;
+pub mod notify;
 pub mod service_tokens;
 pub mod sessions;
 pub mod slas;

@@ -14,6 +14,7 @@ use crate::domain::agreement::{Agreement, Approval, Sla, SlaVersion};
 use crate::domain::identity::{Role, TeamRef};
 use crate::domain::sla::{Definition, DefinitionInput, SlaStatus, VersionStatus};
 use crate::error::AppError;
+use crate::service::breaches::Links;
 use crate::store::slas::SlaFilter;
 use crate::store::{self, DbConn, new_id, write_tx};
 
@@ -170,6 +171,7 @@ pub fn create(
     actor: &Principal,
     input: DefinitionInput,
     now: DateTime<Utc>,
+    links: &Links,
 ) -> Result<Agreement, AppError> {
     let key = input
         .key
@@ -202,6 +204,9 @@ pub fn create(
         sign_as_proposer(conn, actor, &sla, &version, now)?;
         let agreement = store::slas::load(conn, sla)?;
         record(conn, actor, "sla.proposed", None, &agreement, now)?;
+        if let Some(version) = agreement.pending() {
+            tell_heads(conn, &agreement, version, "sla.proposed", links, now)?;
+        }
         Ok(agreement)
     })
 }
@@ -214,6 +219,7 @@ pub fn revise(
     key: &str,
     input: DefinitionInput,
     now: DateTime<Utc>,
+    links: &Links,
 ) -> Result<Agreement, AppError> {
     if input.key.as_deref().is_some_and(|k| k != key) {
         return Err(AppError::invalid(
@@ -268,6 +274,9 @@ pub fn revise(
         sign_as_proposer(conn, actor, sla, &version, now)?;
         let after = store::slas::load(conn, sla.clone())?;
         record(conn, actor, "sla.revised", Some(&before), &after, now)?;
+        if let Some(version) = after.pending() {
+            tell_heads(conn, &after, version, "sla.proposed", links, now)?;
+        }
         Ok(after)
     })
 }
@@ -307,6 +316,7 @@ pub fn approve(
     key: &str,
     requested: Option<i32>,
     now: DateTime<Utc>,
+    links: &Links,
 ) -> Result<Agreement, AppError> {
     write_tx(conn, |conn| {
         let before = lock_and_load(conn, key, now)?;
@@ -344,6 +354,9 @@ pub fn approve(
         activate(conn, actor, &signed, pending, now)?;
         let after = load_by_key(conn, key)?;
         record(conn, actor, "sla.activated", Some(&before), &after, now)?;
+        if let Some(version) = after.last_signed() {
+            tell_heads(conn, &after, version, "sla.activated", links, now)?;
+        }
         Ok(after)
     })
 }
@@ -523,4 +536,62 @@ pub fn list(
         items,
         next_after: page.next_after,
     })
+}
+
+/// Tells the heads concerned about a version: who must still sign a proposal, or both sides
+/// that it is in force. Enqueued in the caller's transaction.
+fn tell_heads(
+    conn: &mut DbConn,
+    agreement: &Agreement,
+    version: &SlaVersion,
+    kind: &'static str,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let sla = &agreement.sla;
+    let teams: Vec<&TeamRef> = [&sla.provider, &sla.consumer]
+        .into_iter()
+        .filter(|team| kind == "sla.activated" || !version.is_signed_by(&team.id))
+        .collect();
+    let mut emails = Vec::new();
+    for team in teams {
+        emails.extend(store::users::head_emails(conn, &team.id)?);
+    }
+    let definition = &version.definition;
+    let from = version.effective_from.map_or_else(
+        || {
+            definition
+                .effective_from
+                .map_or("the period it is signed in".to_string(), |d| {
+                    format!("the period of {d}")
+                })
+        },
+        |at| at.format("%Y-%m-%d %H:%M UTC").to_string(),
+    );
+    let facts = crate::domain::message::MessageFacts {
+        kind,
+        sla_key: sla.key.clone(),
+        sla_name: definition.name.clone(),
+        provider: sla.provider.slug.clone(),
+        consumer: sla.consumer.slug.clone(),
+        period: format!("from {from}"),
+        version: version.version,
+        value: "not measured yet".into(),
+        objective: format!(
+            "{} {} ({})",
+            definition.objective.op.as_str(),
+            definition.objective.target,
+            definition.metric.kind()
+        ),
+        link: format!("{}/api/v1/slas/{}", links.public_url, sla.key),
+        extra: None,
+    };
+    crate::service::notify::to_people(
+        conn,
+        &facts,
+        &emails,
+        &format!("{kind}:{}", version.id),
+        now,
+    )?;
+    Ok(())
 }

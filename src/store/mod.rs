@@ -4,10 +4,12 @@
 //! through the free functions of the per-table modules.
 
 pub mod audit;
+pub mod breaches;
 pub mod calendars;
 pub mod evaluations;
 pub mod events;
 pub mod measure;
+pub mod outbox;
 pub mod schema;
 pub mod service_tokens;
 pub mod settings;

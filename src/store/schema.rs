@@ -75,6 +75,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     sla_approvals,
     events,
     evaluations,
+    breaches,
+    outbox,
 );
 
 diesel::table! {
@@ -161,6 +163,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    breaches (id) {
+        id -> Text,
+        sla_id -> Text,
+        version -> Integer,
+        period_start -> Timestamp,
+        period_end -> Timestamp,
+        status -> Text,
+        value -> Nullable<Double>,
+        target -> Double,
+        op -> Text,
+        opened_at -> Timestamp,
+        acknowledged_by -> Nullable<Text>,
+        acknowledged_at -> Nullable<Timestamp>,
+        note -> Nullable<Text>,
+        disputed_by -> Nullable<Text>,
+        dispute_reason -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        last_reminded_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        kind -> Text,
+        channel -> Text,
+        recipient -> Text,
+        subject -> Text,
+        payload -> Text,
+        dedupe_key -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(breaches -> slas (sla_id));
 diesel::joinable!(evaluations -> slas (sla_id));
 diesel::joinable!(events -> teams (team_id));
 diesel::joinable!(sla_versions -> slas (sla_id));

@@ -170,3 +170,14 @@ pub fn list(
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }
+
+/// Addresses of the active heads of a team.
+pub fn head_emails(conn: &mut DbConn, team_id: &str) -> QueryResult<Vec<String>> {
+    users::table
+        .filter(users::team_id.eq(team_id))
+        .filter(users::role.eq("head"))
+        .filter(users::deactivated_at.is_null())
+        .select(users::email)
+        .order(users::email.asc())
+        .load(conn)
+}

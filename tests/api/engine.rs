@@ -224,6 +224,7 @@ fn engine_agrees_with_the_reference(backend: Backend) {
     let settings = Settings {
         grace: "48h".parse().unwrap(),
         stale_after: "48h".parse().unwrap(),
+        remind_every: None,
     };
     let (from, to, now) = (
         origin(),

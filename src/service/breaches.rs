@@ -1,0 +1,496 @@
+//! Breaches: opened and withdrawn by evaluation, handled by the heads of both parties; and the
+//! messages every change of status sends.
+
+use chrono::{DateTime, Utc};
+
+use super::{Page, PageRequest, audit};
+use crate::auth::Principal;
+use crate::auth::policy::Action;
+use crate::domain::agreement::Agreement;
+use crate::domain::breach::{Breach, BreachStatus, period_label};
+use crate::domain::duration::Span;
+use crate::domain::evaluation::{Evaluation, Status};
+use crate::domain::identity::{Role, Team};
+use crate::domain::message::MessageFacts;
+use crate::domain::sla::{Definition, Notice, Window};
+use crate::error::AppError;
+use crate::service::notify;
+use crate::store::breaches::BreachFilter;
+use crate::store::{self, DbConn, new_id, write_tx};
+
+/// Where links in messages point.
+#[derive(Clone, Debug)]
+pub struct Links {
+    /// `ACCORD_PUBLIC_URL`.
+    pub public_url: String,
+}
+
+fn value_text(value: Option<f64>) -> String {
+    match value {
+        None => "no data".into(),
+        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.3}").trim_end_matches('0').to_string(),
+    }
+}
+
+/// The facts of a message about `agreement` for one window.
+pub fn facts(
+    kind: &'static str,
+    agreement: &Agreement,
+    definition: &Definition,
+    evaluation: &Evaluation,
+    links: &Links,
+) -> MessageFacts {
+    MessageFacts {
+        kind,
+        sla_key: agreement.sla.key.clone(),
+        sla_name: definition.name.clone(),
+        provider: agreement.sla.provider.slug.clone(),
+        consumer: agreement.sla.consumer.slug.clone(),
+        period: period_label(definition, evaluation.period_start, evaluation.period_end),
+        version: evaluation.version,
+        value: value_text(evaluation.value),
+        objective: format!(
+            "{} {}",
+            evaluation.op.as_str(),
+            value_text(Some(evaluation.target))
+        ),
+        link: format!("{}/api/v1/slas/{}", links.public_url, agreement.sla.key),
+        extra: None,
+    }
+}
+
+fn parties(conn: &mut DbConn, agreement: &Agreement) -> Result<(Team, Team), AppError> {
+    let provider = store::teams::find_by_slug(conn, &agreement.sla.provider.slug)?
+        .ok_or(AppError::NotFound("team"))?;
+    let consumer = store::teams::find_by_slug(conn, &agreement.sla.consumer.slug)?
+        .ok_or(AppError::NotFound("team"))?;
+    Ok((provider, consumer))
+}
+
+/// Follows one stored evaluation: opens or withdraws the period's breach and sends what the
+/// SLA's `notify_on` asks for. `previous` is the stored evaluation of the same window before.
+pub fn follow(
+    conn: &mut DbConn,
+    agreement: &Agreement,
+    previous: Option<&Evaluation>,
+    evaluation: &Evaluation,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let Some(version) = agreement
+        .versions
+        .iter()
+        .find(|v| v.version == evaluation.version)
+    else {
+        return Ok(());
+    };
+    let definition = &version.definition;
+    let wants = |notice: Notice| definition.notify_on.contains(&notice);
+    let rolling = matches!(definition.window, Window::Rolling { .. });
+    let sla_id = &agreement.sla.id;
+    let key = &agreement.sla.key;
+    let (provider, consumer) = parties(conn, agreement)?;
+    let teams = [&provider, &consumer];
+    let existing = if rolling {
+        store::breaches::live_for_sla(conn, sla_id)?
+    } else {
+        store::breaches::find_for_period(conn, sla_id, evaluation.period_start)?
+    };
+    let was = previous.map(|p| p.status);
+
+    match evaluation.status {
+        Status::Breached
+            if existing.as_ref().is_none_or(|b| {
+                !rolling && !b.status.is_live() && b.status != BreachStatus::Withdrawn
+            }) =>
+        {
+            if existing.is_none() {
+                let breach = Breach {
+                    id: new_id(),
+                    sla_id: sla_id.clone(),
+                    sla: key.clone(),
+                    version: evaluation.version,
+                    period_start: evaluation.period_start,
+                    period_end: evaluation.period_end,
+                    status: BreachStatus::Open,
+                    value: evaluation.value,
+                    target: evaluation.target,
+                    op: evaluation.op,
+                    opened_at: now,
+                    acknowledged_by: None,
+                    acknowledged_at: None,
+                    note: None,
+                    disputed_by: None,
+                    dispute_reason: None,
+                    closed_at: None,
+                    last_reminded_at: None,
+                };
+                store::breaches::insert(conn, &breach)?;
+                audit(
+                    conn,
+                    &Principal::System,
+                    "breach.opened",
+                    ("breach", &breach.id),
+                    (None, Some(&breach)),
+                    now,
+                )?;
+                if wants(Notice::Breach) {
+                    let facts = facts("breach.opened", agreement, definition, evaluation, links);
+                    notify::to_teams(
+                        conn,
+                        &facts,
+                        &teams,
+                        &format!("breach.opened:{}", breach.id),
+                        now,
+                    )?;
+                }
+            }
+        }
+        Status::Breached => {
+            // A withdrawn period breached again by a later restatement opens it again.
+            if let Some(mut breach) = existing.filter(|b| b.status == BreachStatus::Withdrawn) {
+                let before = breach.clone();
+                breach.status = BreachStatus::Open;
+                breach.value = evaluation.value;
+                breach.closed_at = None;
+                store::breaches::update(conn, &breach)?;
+                audit(
+                    conn,
+                    &Principal::System,
+                    "breach.reopened",
+                    ("breach", &breach.id),
+                    (Some(&before), Some(&breach)),
+                    now,
+                )?;
+                if wants(Notice::Breach) {
+                    let facts = facts("breach.opened", agreement, definition, evaluation, links);
+                    notify::to_teams(
+                        conn,
+                        &facts,
+                        &teams,
+                        &format!("breach.opened:{}:{}", breach.id, now.timestamp_micros()),
+                        now,
+                    )?;
+                }
+            }
+        }
+        Status::Met | Status::OnTrack => {
+            if let Some(mut breach) = existing.filter(|b| b.status.is_live()) {
+                let before = breach.clone();
+                // A restated period withdraws its breach; a rolling window that holds again closes it.
+                let (status, kind) = if rolling {
+                    (BreachStatus::Resolved, "sla.recovered")
+                } else {
+                    (BreachStatus::Withdrawn, "breach.withdrawn")
+                };
+                if rolling || evaluation.status == Status::Met {
+                    breach.status = status;
+                    breach.closed_at = Some(now);
+                    breach.value = evaluation.value;
+                    store::breaches::update(conn, &breach)?;
+                    audit(
+                        conn,
+                        &Principal::System,
+                        &format!("breach.{}", status.as_str()),
+                        ("breach", &breach.id),
+                        (Some(&before), Some(&breach)),
+                        now,
+                    )?;
+                    if wants(if rolling {
+                        Notice::Recovered
+                    } else {
+                        Notice::Breach
+                    }) {
+                        let facts = facts(kind, agreement, definition, evaluation, links);
+                        notify::to_teams(
+                            conn,
+                            &facts,
+                            &teams,
+                            &format!("{kind}:{}", breach.id),
+                            now,
+                        )?;
+                    }
+                    return Ok(());
+                }
+            }
+            if matches!(was, Some(Status::AtRisk | Status::Breached)) && wants(Notice::Recovered) {
+                let facts = facts("sla.recovered", agreement, definition, evaluation, links);
+                let dedupe = format!(
+                    "sla.recovered:{key}:{}:{}",
+                    evaluation.period_start.timestamp(),
+                    now.timestamp_micros()
+                );
+                notify::to_teams(conn, &facts, &teams, &dedupe, now)?;
+            }
+        }
+        Status::AtRisk => {
+            if was != Some(Status::AtRisk) && wants(Notice::AtRisk) {
+                let facts = facts("sla.at_risk", agreement, definition, evaluation, links);
+                notify::to_teams(
+                    conn,
+                    &facts,
+                    &teams,
+                    &format!("sla.at_risk:{key}:{}", evaluation.period_start.timestamp()),
+                    now,
+                )?;
+            }
+        }
+        Status::NoData => {}
+    }
+    if evaluation.data_stale && !previous.is_some_and(|p| p.data_stale) {
+        let facts = facts("sla.data_stale", agreement, definition, evaluation, links);
+        notify::to_teams(
+            conn,
+            &facts,
+            &teams,
+            &format!(
+                "sla.data_stale:{key}:{}",
+                evaluation.period_start.timestamp()
+            ),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// Reminds both teams of open breaches nobody acknowledged for `every`.
+pub fn remind(
+    conn: &mut DbConn,
+    every: Span,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let mut sent = 0;
+    for mut breach in store::breaches::due_for_reminder(conn, now - every.as_delta())? {
+        let Some(sla) = store::slas::find_by_key(conn, &breach.sla)? else {
+            continue;
+        };
+        let agreement = store::slas::load(conn, sla)?;
+        let Some(version) = agreement
+            .versions
+            .iter()
+            .find(|v| v.version == breach.version)
+        else {
+            continue;
+        };
+        let evaluation = Evaluation {
+            sla: breach.sla.clone(),
+            version: breach.version,
+            period_start: breach.period_start,
+            period_end: breach.period_end,
+            is_final: false,
+            value: breach.value,
+            target: breach.target,
+            op: breach.op,
+            status: Status::Breached,
+            data_stale: false,
+            details: serde_json::Value::Null,
+            evaluated_at: now,
+        };
+        let facts = facts(
+            "breach.reminder",
+            &agreement,
+            &version.definition,
+            &evaluation,
+            links,
+        );
+        let (provider, consumer) = parties(conn, &agreement)?;
+        write_tx(conn, |conn| {
+            notify::to_teams(
+                conn,
+                &facts,
+                &[&provider, &consumer],
+                &format!("breach.reminder:{}:{}", breach.id, now.timestamp()),
+                now,
+            )?;
+            breach.last_reminded_at = Some(now);
+            Ok::<_, AppError>(store::breaches::update(conn, &breach)?)
+        })?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+fn load_for_action(conn: &mut DbConn, id: &str) -> Result<(Breach, Agreement), AppError> {
+    let breach = store::breaches::find(conn, id)?.ok_or(AppError::NotFound("breach"))?;
+    let sla = store::slas::find_by_key(conn, &breach.sla)?.ok_or(AppError::NotFound("sla"))?;
+    Ok((breach, store::slas::load(conn, sla)?))
+}
+
+fn email_of(actor: &Principal) -> String {
+    match actor {
+        Principal::User(user) => user.email.clone(),
+        other => other.actor(),
+    }
+}
+
+/// What a head does with a breach.
+#[derive(Clone, Debug)]
+pub enum Handling {
+    /// Seen, with a note on what happens next (a head of either party).
+    Acknowledge(String),
+    /// Contested, with a reason (the provider's head).
+    Dispute(String),
+    /// Dealt with (a head of either party, or an admin).
+    Resolve(Option<String>),
+}
+
+/// Acknowledges, disputes or resolves a breach.
+pub fn handle(
+    conn: &mut DbConn,
+    actor: &Principal,
+    id: &str,
+    handling: Handling,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<Breach, AppError> {
+    let text = match &handling {
+        Handling::Acknowledge(t) | Handling::Dispute(t) => Some(t.trim().to_string()),
+        Handling::Resolve(t) => t.as_ref().map(|t| t.trim().to_string()),
+    };
+    if text.as_deref().is_some_and(str::is_empty)
+        || matches!(handling, Handling::Acknowledge(_) | Handling::Dispute(_)) && text.is_none()
+    {
+        let field = if matches!(handling, Handling::Dispute(_)) {
+            "reason"
+        } else {
+            "note"
+        };
+        return Err(AppError::invalid(field, "must not be blank"));
+    }
+    write_tx(conn, |conn| {
+        let (mut breach, agreement) = load_for_action(conn, id)?;
+        let (provider, consumer) = (&agreement.sla.provider.id, &agreement.sla.consumer.id);
+        let before = breach.clone();
+        let action = match &handling {
+            Handling::Acknowledge(_) => {
+                actor.authorize(Action::SignSla { provider, consumer })?;
+                if breach.status != BreachStatus::Open {
+                    return Err(AppError::Conflict(format!(
+                        "the breach is {}; only an open breach is acknowledged",
+                        breach.status.as_str()
+                    )));
+                }
+                breach.status = BreachStatus::Acknowledged;
+                breach.acknowledged_by = Some(email_of(actor));
+                breach.acknowledged_at = Some(now);
+                breach.note = text.clone();
+                "breach.acknowledged"
+            }
+            Handling::Dispute(_) => {
+                let is_provider_head = actor.role() == Some(Role::Head)
+                    && actor.team().is_some_and(|t| &t.id == provider);
+                if !is_provider_head {
+                    return Err(AppError::Forbidden(
+                        "only a head of the provider team can dispute a breach".into(),
+                    ));
+                }
+                if !matches!(
+                    breach.status,
+                    BreachStatus::Open | BreachStatus::Acknowledged
+                ) {
+                    return Err(AppError::Conflict(format!(
+                        "the breach is {}",
+                        breach.status.as_str()
+                    )));
+                }
+                breach.status = BreachStatus::Disputed;
+                breach.disputed_by = Some(email_of(actor));
+                breach.dispute_reason = text.clone();
+                "breach.disputed"
+            }
+            Handling::Resolve(_) => {
+                actor.authorize(Action::RetireSla { provider, consumer })?;
+                if !breach.status.is_live() {
+                    return Err(AppError::Conflict(format!(
+                        "the breach is {}",
+                        breach.status.as_str()
+                    )));
+                }
+                breach.status = BreachStatus::Resolved;
+                breach.closed_at = Some(now);
+                if text.is_some() {
+                    breach.note = text.clone();
+                }
+                "breach.resolved"
+            }
+        };
+        store::breaches::update(conn, &breach)?;
+        audit(
+            conn,
+            actor,
+            action,
+            ("breach", &breach.id),
+            (Some(&before), Some(&breach)),
+            now,
+        )?;
+        if action == "breach.disputed"
+            && let Some(version) = agreement
+                .versions
+                .iter()
+                .find(|v| v.version == breach.version)
+        {
+            // Both teams see a dispute and its reason.
+            let evaluation = Evaluation {
+                sla: breach.sla.clone(),
+                version: breach.version,
+                period_start: breach.period_start,
+                period_end: breach.period_end,
+                is_final: false,
+                value: breach.value,
+                target: breach.target,
+                op: breach.op,
+                status: Status::Breached,
+                data_stale: false,
+                details: serde_json::Value::Null,
+                evaluated_at: now,
+            };
+            let mut facts = facts(
+                "breach.disputed",
+                &agreement,
+                &version.definition,
+                &evaluation,
+                links,
+            );
+            facts.extra = Some(format!(
+                "Disputed by {}: {}",
+                email_of(actor),
+                text.clone().unwrap_or_default()
+            ));
+            let (p, c) = parties(conn, &agreement)?;
+            notify::to_teams(
+                conn,
+                &facts,
+                &[&p, &c],
+                &format!("breach.disputed:{}", breach.id),
+                now,
+            )?;
+        }
+        Ok(breach)
+    })
+}
+
+/// Breaches newest first; people see their own team's, admins all.
+pub fn list(
+    conn: &mut DbConn,
+    actor: &Principal,
+    mut filter: BreachFilter,
+    page: &PageRequest,
+) -> Result<Page<Breach>, AppError> {
+    actor.authorize(Action::ReadSlas)?;
+    if let (Some(role), Some(team)) = (actor.role(), actor.team())
+        && role != Role::Admin
+        && filter.team_id.is_none()
+    {
+        filter.team_id = Some(team.id.clone());
+    }
+    let found = store::breaches::list(conn, &filter, page.after.as_deref(), page.fetch_limit())?;
+    Ok(page.finish(found, |b| b.id.clone()))
+}
+
+/// One breach.
+pub fn get(conn: &mut DbConn, actor: &Principal, id: &str) -> Result<Breach, AppError> {
+    actor.authorize(Action::ReadSlas)?;
+    store::breaches::find(conn, id)?.ok_or(AppError::NotFound("breach"))
+}

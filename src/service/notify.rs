@@ -1,0 +1,121 @@
+//! Writing messages to the outbox, inside the caller's transaction.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::domain::identity::Team;
+use crate::domain::message::{MessageFacts, chat_payload, render};
+use crate::error::AppError;
+use crate::store::outbox::NewMessage;
+use crate::store::{self, DbConn};
+
+/// Enqueues `facts` to each team's address, and to its webhook if it has one. `dedupe` names the
+/// cause (e.g. `breach.opened:<breach id>`); the same cause never enqueues twice.
+pub fn to_teams(
+    conn: &mut DbConn,
+    facts: &MessageFacts,
+    teams: &[&Team],
+    dedupe: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let rendered = render(facts);
+    let email = json!({"text": rendered.text, "html": rendered.html});
+    let chat = chat_payload(facts);
+    let mut queued = 0;
+    for team in teams {
+        let key = format!("{dedupe}:email:{}", team.slug);
+        let message = NewMessage {
+            kind: facts.kind,
+            channel: "email",
+            recipient: &team.email,
+            subject: &rendered.subject,
+            payload: &email,
+            dedupe_key: &key,
+        };
+        queued += usize::from(store::outbox::enqueue(conn, message, now)?);
+        if let Some(url) = &team.webhook_url {
+            let key = format!("{dedupe}:webhook:{}", team.slug);
+            let message = NewMessage {
+                kind: facts.kind,
+                channel: "webhook",
+                recipient: url,
+                subject: &rendered.subject,
+                payload: &chat,
+                dedupe_key: &key,
+            };
+            queued += usize::from(store::outbox::enqueue(conn, message, now)?);
+        }
+    }
+    Ok(queued)
+}
+
+/// Enqueues `facts` by email to each address (heads who must sign, for instance).
+pub fn to_people(
+    conn: &mut DbConn,
+    facts: &MessageFacts,
+    emails: &[String],
+    dedupe: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let rendered = render(facts);
+    let email = json!({"text": rendered.text, "html": rendered.html});
+    let mut queued = 0;
+    for address in emails {
+        let key = format!("{dedupe}:email:{address}");
+        let message = NewMessage {
+            kind: facts.kind,
+            channel: "email",
+            recipient: address,
+            subject: &rendered.subject,
+            payload: &email,
+            dedupe_key: &key,
+        };
+        queued += usize::from(store::outbox::enqueue(conn, message, now)?);
+    }
+    Ok(queued)
+}
+
+/// The outbox, newest first, optionally of one status (admins and heads).
+pub fn list(
+    conn: &mut DbConn,
+    actor: &crate::auth::Principal,
+    status: Option<&str>,
+    page: &crate::service::PageRequest,
+) -> Result<crate::service::Page<store::outbox::OutboxMessage>, AppError> {
+    actor.authorize(crate::auth::policy::Action::ManageNotifications)?;
+    if let Some(status) = status
+        && !["pending", "sent", "failed"].contains(&status)
+    {
+        return Err(AppError::BadRequest(format!(
+            "status must be pending, sent or failed, not {status:?}"
+        )));
+    }
+    let found = store::outbox::list(conn, status, page.after.as_deref(), page.fetch_limit())?;
+    Ok(page.finish(found, |m| m.id.clone()))
+}
+
+/// Puts a failed message back in line, due now.
+pub fn retry(
+    conn: &mut DbConn,
+    actor: &crate::auth::Principal,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<store::outbox::OutboxMessage, AppError> {
+    actor.authorize(crate::auth::policy::Action::ManageNotifications)?;
+    let message = store::outbox::find(conn, id)?.ok_or(AppError::NotFound("notification"))?;
+    if !store::outbox::retry(conn, id, now)? {
+        return Err(AppError::Conflict(format!(
+            "the notification is {}; only a failed one is retried",
+            message.status
+        )));
+    }
+    crate::service::audit(
+        conn,
+        actor,
+        "notification.retried",
+        ("notification", id),
+        (None::<&String>, None),
+        now,
+    )?;
+    store::outbox::find(conn, id)?.ok_or(AppError::NotFound("notification"))
+}
