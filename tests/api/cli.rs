@@ -486,8 +486,8 @@ async fn call(
     serde_json::from_str(&text).unwrap_or_default()
 }
 
-/// Two teams, a head each, and an active daily count SLA over UTC.
-async fn daily_sla(served: &Served, token: &str) {
+/// Two teams, a head each, and an active daily count SLA over UTC (from `effective_from`, or today).
+async fn daily_sla(served: &Served, token: &str, effective_from: Option<&str>) {
     use reqwest::Method;
     for team in ["marketing", "sales"] {
         call(
@@ -523,7 +523,7 @@ async fn daily_sla(served: &Served, token: &str) {
     let (marketing, sales) = (head("marketing").await, head("sales").await);
     let sla = json!({"key": "daily", "name": "Daily MQLs", "provider": "marketing", "consumer": "sales",
         "metric": {"kind": "count", "event": "lead.qualified"}, "objective": {"op": ">=", "target": 1000},
-        "window": {"kind": "calendar", "period": "day", "timezone": "UTC"}});
+        "window": {"kind": "calendar", "period": "day", "timezone": "UTC"}, "effective_from": effective_from});
     call(served, &marketing, Method::POST, "/api/v1/slas", sla).await;
     call(
         served,
@@ -547,7 +547,7 @@ async fn the_scheduler_evaluates_inside_serve(backend: Backend) {
     env.insert("ACCORD_EVAL_INTERVAL".into(), "1s".into());
     let served = Served::start(&env, db.dir.path().join("serve.log")).await;
     let token = admin_token(&served).await;
-    daily_sla(&served, &token).await;
+    daily_sla(&served, &token, None).await;
     call(
         &served,
         &token,
@@ -587,7 +587,7 @@ async fn evaluate_at_a_past_instant_sees_what_had_arrived_then(backend: Backend)
     let env = db.env();
     let served = Served::start(&env, db.dir.path().join("serve.log")).await;
     let token = admin_token(&served).await;
-    daily_sla(&served, &token).await;
+    daily_sla(&served, &token, None).await;
     call(
         &served,
         &token,
@@ -673,5 +673,106 @@ mod evaluate_at {
     #[actix_web::test]
     async fn on_postgres() {
         super::evaluate_at_a_past_instant_sees_what_had_arrived_then(super::Backend::Postgres).await
+    }
+}
+
+async fn a_message_survives_sigkill_and_arrives_once(backend: Backend) {
+    use reqwest::Method;
+    let db = TestDb::new(backend);
+    let port = crate::smtp::free_port();
+    let mut env = db.env();
+    env.insert("ACCORD_SMTP_URL".into(), format!("smtp://127.0.0.1:{port}"));
+    env.insert("ACCORD_RETRY_BASE".into(), "1s".into());
+    let served = Served::start(&env, db.dir.path().join("first.log")).await;
+    let token = admin_token(&served).await;
+    // The SLA covers yesterday, so that evaluating now finds a closed, breached day.
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .date_naive()
+        .to_string();
+    daily_sla(&served, &token, Some(&yesterday)).await;
+    call(
+        &served,
+        &token,
+        Method::POST,
+        "/api/v1/slas/daily/evaluate",
+        json!({}),
+    )
+    .await;
+    let breaches = call(
+        &served,
+        &token,
+        Method::GET,
+        "/api/v1/breaches",
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(
+        breaches["items"].as_array().map(Vec::len),
+        Some(1),
+        "{breaches}"
+    );
+
+    // The mail server is down: the messages are tried, fail, and wait.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pending = call(
+            &served,
+            &token,
+            Method::GET,
+            "/api/v1/notifications?status=pending",
+            serde_json::Value::Null,
+        )
+        .await;
+        let items = pending["items"].as_array().cloned().unwrap_or_default();
+        if items
+            .iter()
+            .filter(|n| n["kind"] == "breach.opened")
+            .all(|n| n["attempts"].as_i64().unwrap_or(0) >= 1)
+            && items.iter().any(|n| n["kind"] == "breach.opened")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no failed attempt: {pending}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut served = served;
+    Command::new("kill")
+        .args(["-KILL", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    served.child.wait().unwrap();
+
+    let sink = crate::smtp::SmtpSink::start_on(port).await;
+    let restarted = Served::start(&env, db.dir.path().join("second.log")).await;
+    let breached = sink.wait_for("[accord] BREACHED", 2).await;
+    assert_eq!(breached.len(), 2, "{}", restarted.output());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let all: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|m| format!("{} {:?}", m.subject(), m.to))
+        .collect();
+    let mut unique = all.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(all.len(), unique.len(), "nothing arrives twice: {all:?}");
+    assert_eq!(
+        all.iter()
+            .filter(|s| s.starts_with("[accord] BREACHED"))
+            .count(),
+        2
+    );
+    restarted.terminate().await;
+    sink.stop();
+}
+
+mod sigkill {
+    #[actix_web::test]
+    async fn on_sqlite() {
+        super::a_message_survives_sigkill_and_arrives_once(super::Backend::Sqlite).await
+    }
+    #[actix_web::test]
+    async fn on_postgres() {
+        super::a_message_survives_sigkill_and_arrives_once(super::Backend::Postgres).await
     }
 }

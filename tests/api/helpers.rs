@@ -88,6 +88,7 @@ impl TestDb {
             ("ACCORD_PASSWORD".into(), ADMIN_PASSWORD.into()),
             ("ACCORD_LOG".into(), "warn".into()),
             ("ACCORD_SCHEDULER".into(), "off".into()),
+            ("ACCORD_PUBLIC_URL".into(), "http://accord.test".into()),
         ])
     }
 }

@@ -5,6 +5,7 @@
 )]
 
 mod helpers;
+mod smtp;
 
 mod agreements;
 mod auth;
@@ -13,5 +14,6 @@ mod conventions;
 mod engine;
 mod evaluations;
 mod events;
+mod notifications;
 mod operations;
 mod people;
