@@ -164,6 +164,16 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// The instance's data directory (where `.eml` files go without SMTP).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self._db.dir.path().join("data")
+    }
+
+    /// The instance's database URL, for tests that drive services directly.
+    pub fn database_url(&self) -> &str {
+        &self._db.url
+    }
+
     /// Sets the server's clock.
     pub fn set_now(&self, rfc3339: &str) {
         let at = chrono::DateTime::parse_from_rfc3339(rfc3339).expect("RFC 3339");

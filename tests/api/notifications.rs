@@ -509,6 +509,80 @@ async fn webhooks_are_posted_and_retried(backend: Backend) {
     assert!(second.1["blocks"].as_array().is_some_and(|b| !b.is_empty()));
 }
 
+async fn without_smtp_mail_is_written_as_eml_files(backend: Backend) {
+    let app = spawn_app_with(TestDb::new(backend), &[]).await;
+    breached_october(&app).await;
+    let outbox = app.data_dir().join("outbox");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let breached = loop {
+        let files: Vec<String> = std::fs::read_dir(&outbox)
+            .map(|dir| {
+                dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let breached: Vec<String> = files
+            .into_iter()
+            .filter(|f| f.contains("BREACHED") || f.contains("=?utf-8?b?W2FjY29yZF0gQlJFQUNIRUQ"))
+            .collect();
+        if breached.len() >= 2 || std::time::Instant::now() > deadline {
+            break breached;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        breached.len(),
+        2,
+        "one .eml per team in {}",
+        outbox.display()
+    );
+    assert!(
+        breached
+            .iter()
+            .any(|f| f.contains("To: marketing@example.com"))
+            && breached.iter().any(|f| f.contains("To: sales@example.com"))
+    );
+}
+
+async fn open_breaches_are_reminded(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let app = spawn_app_with(TestDb::new(backend), &[("ACCORD_SMTP_URL", &sink.url())]).await;
+    breached_october(&app).await;
+    assert_eq!(sink.wait_for("[accord] BREACHED", 2).await.len(), 2);
+    // A scheduler cycle a day later reminds both teams, once.
+    let url = accord::config::DatabaseUrl::parse(app.database_url()).unwrap();
+    let db = accord::store::Db::open(&url).unwrap();
+    let settings = accord::service::evaluation::Settings {
+        grace: "48h".parse().unwrap(),
+        stale_after: "48h".parse().unwrap(),
+        remind_every: Some("24h".parse().unwrap()),
+    };
+    let links = accord::service::breaches::Links {
+        public_url: "http://accord.test".into(),
+    };
+    app.set_now("2026-11-02T13:00:00Z");
+    let later = chrono::DateTime::parse_from_rfc3339("2026-11-02T13:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    for _ in 0..2 {
+        let mut conn = db.get().unwrap();
+        let report =
+            accord::service::evaluation::run_cycle(&mut conn, later, settings, &links).unwrap();
+        assert!(report.reminders <= 1);
+    }
+    assert_eq!(sink.wait_for("[accord] STILL OPEN", 2).await.len(), 2);
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(
+        sink.messages()
+            .iter()
+            .filter(|m| m.subject().starts_with("[accord] STILL OPEN"))
+            .count(),
+        2,
+        "reminded once per span"
+    );
+    sink.stop();
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         $(mod $name {
@@ -530,4 +604,6 @@ on_both!(
     mail_waits_out_a_server_that_is_down,
     failed_messages_can_be_retried,
     webhooks_are_posted_and_retried,
+    without_smtp_mail_is_written_as_eml_files,
+    open_breaches_are_reminded,
 );
