@@ -607,3 +607,88 @@ on_both!(
     without_smtp_mail_is_written_as_eml_files,
     open_breaches_are_reminded,
 );
+
+async fn at_risk_and_recovery_are_told_as_notify_on_asks(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let app = spawn_app_with(TestDb::new(backend), &[("ACCORD_SMTP_URL", &sink.url())]).await;
+    app.set_now("2026-11-01T00:00:00Z");
+    app.create_team("marketing").await;
+    app.create_team("sales").await;
+    let marketing = app.create_user(Some("marketing"), "head").await;
+    let sales = app.create_user(Some("sales"), "head").await;
+    let sla = json!({"key": "pace", "name": "MQL pace", "provider": "marketing", "consumer": "sales",
+        "metric": {"kind": "count", "event": "lead.qualified"}, "objective": {"op": ">=", "target": 10},
+        "window": {"kind": "calendar", "period": "month", "timezone": "UTC"}, "notify_on": ["breach", "at_risk", "recovered"]});
+    expect_status(
+        app.post("/api/v1/slas", &marketing.token, &sla).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_status(
+        app.post("/api/v1/slas/pace/approve", &sales.token, &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let qualified = |from: usize, to: usize| {
+        json!((from..to).map(|i| json!({"external_id": format!("q{i}"), "kind": "lead.qualified", "subject_id": format!("L{i}"), "team": "marketing", "occurred_at": "2026-11-02T10:00:00Z"})).collect::<Vec<_>>())
+    };
+    // Mid-month with 2 of 10: projected 4, at risk.
+    app.set_now("2026-11-16T00:00:00Z");
+    expect_status(
+        app.post("/api/v1/events", app.admin(), &qualified(0, 2))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let at_risk = expect_status(
+        app.post("/api/v1/slas/pace/evaluate", app.admin(), &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(at_risk["items"][0]["status"], "at_risk");
+    assert_eq!(sink.wait_for("[accord] AT RISK", 2).await.len(), 2);
+    expect_status(
+        app.post("/api/v1/slas/pace/evaluate", app.admin(), &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    // Eight more: 10 reached, met.
+    expect_status(
+        app.post("/api/v1/events", app.admin(), &qualified(2, 10))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let met = expect_status(
+        app.post("/api/v1/slas/pace/evaluate", app.admin(), &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(met["items"][0]["status"], "met");
+    assert_eq!(sink.wait_for("[accord] RECOVERED", 2).await.len(), 2);
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(
+        sink.messages()
+            .iter()
+            .filter(|m| m.subject().starts_with("[accord] AT RISK"))
+            .count(),
+        2,
+        "told once"
+    );
+    sink.stop();
+}
+
+mod at_risk {
+    #[actix_web::test]
+    async fn on_sqlite() {
+        super::at_risk_and_recovery_are_told_as_notify_on_asks(super::Backend::Sqlite).await
+    }
+    #[actix_web::test]
+    async fn on_postgres() {
+        super::at_risk_and_recovery_are_told_as_notify_on_asks(super::Backend::Postgres).await
+    }
+}
