@@ -274,20 +274,7 @@ pub fn remind(
         else {
             continue;
         };
-        let evaluation = Evaluation {
-            sla: breach.sla.clone(),
-            version: breach.version,
-            period_start: breach.period_start,
-            period_end: breach.period_end,
-            is_final: false,
-            value: breach.value,
-            target: breach.target,
-            op: breach.op,
-            status: Status::Breached,
-            data_stale: false,
-            details: serde_json::Value::Null,
-            evaluated_at: now,
-        };
+        let evaluation = as_evaluation(&breach, now);
         let facts = facts(
             "breach.reminder",
             &agreement,
@@ -310,6 +297,24 @@ pub fn remind(
         sent += 1;
     }
     Ok(sent)
+}
+
+/// The breached period as an evaluation, for the messages that speak of it later.
+fn as_evaluation(breach: &Breach, now: DateTime<Utc>) -> Evaluation {
+    Evaluation {
+        sla: breach.sla.clone(),
+        version: breach.version,
+        period_start: breach.period_start,
+        period_end: breach.period_end,
+        is_final: false,
+        value: breach.value,
+        target: breach.target,
+        op: breach.op,
+        status: Status::Breached,
+        data_stale: false,
+        details: serde_json::Value::Null,
+        evaluated_at: now,
+    }
 }
 
 fn load_for_action(conn: &mut DbConn, id: &str) -> Result<(Breach, Agreement), AppError> {
@@ -432,20 +437,7 @@ pub fn handle(
                 .find(|v| v.version == breach.version)
         {
             // Both teams see a dispute and its reason.
-            let evaluation = Evaluation {
-                sla: breach.sla.clone(),
-                version: breach.version,
-                period_start: breach.period_start,
-                period_end: breach.period_end,
-                is_final: false,
-                value: breach.value,
-                target: breach.target,
-                op: breach.op,
-                status: Status::Breached,
-                data_stale: false,
-                details: serde_json::Value::Null,
-                evaluated_at: now,
-            };
+            let evaluation = as_evaluation(&breach, now);
             let mut facts = facts(
                 "breach.disputed",
                 &agreement,

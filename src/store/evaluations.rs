@@ -84,38 +84,48 @@ pub fn settled_until(conn: &mut DbConn, sla_id: &str) -> QueryResult<Option<Date
     Ok(end.map(from_db_time))
 }
 
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = evaluations)]
+#[diesel(treat_none_as_null = true)]
+struct EvaluationValues<'a> {
+    version: i32,
+    period_end: NaiveDateTime,
+    is_final: bool,
+    value: Option<f64>,
+    target: f64,
+    op: &'a str,
+    status: &'a str,
+    data_stale: bool,
+    details: String,
+    evaluated_at: NaiveDateTime,
+}
+
 /// Writes an evaluation: inserts it, or rewrites the row of the same period unless that one is
 /// final. Returns whether anything was written.
 pub fn save(conn: &mut DbConn, sla_id: &str, evaluation: &Evaluation) -> QueryResult<bool> {
     let start = to_db_time(evaluation.period_start);
-    let details = evaluation.details.to_string();
-    let changed = diesel::update(
-        evaluations::table
-            .filter(evaluations::sla_id.eq(sla_id))
-            .filter(evaluations::period_start.eq(start))
-            .filter(evaluations::is_final.eq(false)),
-    )
-    .set((
-        evaluations::version.eq(evaluation.version),
-        evaluations::period_end.eq(to_db_time(evaluation.period_end)),
-        evaluations::is_final.eq(evaluation.is_final),
-        evaluations::value.eq(evaluation.value),
-        evaluations::target.eq(evaluation.target),
-        evaluations::op.eq(evaluation.op.as_str()),
-        evaluations::status.eq(evaluation.status.as_str()),
-        evaluations::data_stale.eq(evaluation.data_stale),
-        evaluations::details.eq(&details),
-        evaluations::evaluated_at.eq(to_db_time(evaluation.evaluated_at)),
-    ))
-    .execute(conn)?;
+    let values = EvaluationValues {
+        version: evaluation.version,
+        period_end: to_db_time(evaluation.period_end),
+        is_final: evaluation.is_final,
+        value: evaluation.value,
+        target: evaluation.target,
+        op: evaluation.op.as_str(),
+        status: evaluation.status.as_str(),
+        data_stale: evaluation.data_stale,
+        details: evaluation.details.to_string(),
+        evaluated_at: to_db_time(evaluation.evaluated_at),
+    };
+    let this_period = evaluations::table
+        .filter(evaluations::sla_id.eq(sla_id))
+        .filter(evaluations::period_start.eq(start));
+    let changed = diesel::update(this_period.filter(evaluations::is_final.eq(false)))
+        .set(&values)
+        .execute(conn)?;
     if changed > 0 {
         return Ok(true);
     }
-    let exists: i64 = evaluations::table
-        .filter(evaluations::sla_id.eq(sla_id))
-        .filter(evaluations::period_start.eq(start))
-        .count()
-        .get_result(conn)?;
+    let exists: i64 = this_period.count().get_result(conn)?;
     if exists > 0 {
         return Ok(false);
     }
@@ -123,17 +133,8 @@ pub fn save(conn: &mut DbConn, sla_id: &str, evaluation: &Evaluation) -> QueryRe
         .values((
             evaluations::id.eq(new_id()),
             evaluations::sla_id.eq(sla_id),
-            evaluations::version.eq(evaluation.version),
             evaluations::period_start.eq(start),
-            evaluations::period_end.eq(to_db_time(evaluation.period_end)),
-            evaluations::is_final.eq(evaluation.is_final),
-            evaluations::value.eq(evaluation.value),
-            evaluations::target.eq(evaluation.target),
-            evaluations::op.eq(evaluation.op.as_str()),
-            evaluations::status.eq(evaluation.status.as_str()),
-            evaluations::data_stale.eq(evaluation.data_stale),
-            evaluations::details.eq(&details),
-            evaluations::evaluated_at.eq(to_db_time(evaluation.evaluated_at)),
+            values,
         ))
         .execute(conn)?;
     Ok(true)
