@@ -302,28 +302,25 @@ pub fn evaluate_and_store(
                     evaluation.period_start,
                 )?
             };
-            if rolling {
-                // A rolling window is one row per episode: the same status moves the row along.
-                if let Some(last) = store::evaluations::latest(conn, &sla_id, &agreement.sla.key)?
-                    && !last.is_final
-                {
-                    if last.status == evaluation.status {
-                        store::evaluations::move_start(
-                            conn,
-                            &sla_id,
-                            last.period_start,
-                            evaluation.period_start,
-                        )?;
-                    } else {
-                        store::evaluations::save(
-                            conn,
-                            &sla_id,
-                            &Evaluation {
-                                is_final: true,
-                                ..last
-                            },
-                        )?;
-                    }
+            if rolling && let Some(last) = previous.clone().filter(|last| !last.is_final) {
+                // A rolling window is one row per episode: the same status moves the row along,
+                // another status closes the episode and starts the next.
+                if last.status == evaluation.status {
+                    store::evaluations::move_start(
+                        conn,
+                        &sla_id,
+                        last.period_start,
+                        evaluation.period_start,
+                    )?;
+                } else {
+                    store::evaluations::save(
+                        conn,
+                        &sla_id,
+                        &Evaluation {
+                            is_final: true,
+                            ..last
+                        },
+                    )?;
                 }
             }
             if store::evaluations::save(conn, &sla_id, &evaluation)? {

@@ -544,3 +544,110 @@ on_both_backends!(
     silence_is_stale_and_empty_ratios_have_no_data,
     the_simulator_scores_history_and_stores_nothing,
 );
+
+async fn a_rolling_window_opens_and_closes_a_breach_episode(app: TestApp) {
+    app.set_now("2026-11-10T12:00:00Z");
+    let body = json!({"key": "weekly", "name": "MQLs, last 7 days", "provider": "marketing", "consumer": "sales",
+        "metric": {"kind": "count", "event": "lead.qualified"}, "objective": {"op": ">=", "target": 3},
+        "window": {"kind": "rolling", "length": "7d"}});
+    activate(&app, body).await;
+    post_events(
+        &app,
+        vec![
+            ev(
+                "old",
+                "lead.qualified",
+                "L0",
+                "marketing",
+                "2026-11-01T12:00:00Z",
+            ),
+            ev(
+                "a",
+                "lead.qualified",
+                "L1",
+                "marketing",
+                "2026-11-05T12:00:00Z",
+            ),
+            ev(
+                "b",
+                "lead.qualified",
+                "L2",
+                "marketing",
+                "2026-11-09T12:00:00Z",
+            ),
+        ],
+    )
+    .await;
+    let first = evaluate(&app, "weekly").await;
+    assert_eq!(
+        (first[0]["value"].as_f64(), first[0]["status"].as_str()),
+        (Some(2.0), Some("breached")),
+        "the last 7 days hold 2"
+    );
+    assert_eq!(first[0]["period_start"], "2026-11-03T12:00:00Z");
+    app.set_now("2026-11-10T13:00:00Z");
+    evaluate(&app, "weekly").await;
+    let breaches = expect_status(
+        app.get("/api/v1/breaches?sla=weekly", app.admin()).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        breaches["items"].as_array().unwrap().len(),
+        1,
+        "one breach for the episode: {breaches}"
+    );
+    assert_eq!(breaches["items"][0]["status"], "open");
+    assert_eq!(
+        history(&app, "weekly").await.len(),
+        1,
+        "the same status moves one row along"
+    );
+
+    post_events(
+        &app,
+        vec![ev(
+            "c",
+            "lead.qualified",
+            "L3",
+            "marketing",
+            "2026-11-10T12:30:00Z",
+        )],
+    )
+    .await;
+    app.set_now("2026-11-10T14:00:00Z");
+    let met = evaluate(&app, "weekly").await;
+    assert_eq!(met[0]["status"], "met");
+    let breaches = expect_status(
+        app.get("/api/v1/breaches?sla=weekly", app.admin()).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        breaches["items"][0]["status"], "resolved",
+        "the episode ends when the objective holds again"
+    );
+    let episodes = history(&app, "weekly").await;
+    let statuses: Vec<(&str, bool)> = episodes
+        .iter()
+        .map(|e| (e["status"].as_str().unwrap(), e["final"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(statuses, [("breached", true), ("met", false)]);
+}
+
+mod rolling {
+    #[actix_web::test]
+    async fn on_sqlite() {
+        super::a_rolling_window_opens_and_closes_a_breach_episode(
+            crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await,
+        )
+        .await
+    }
+    #[actix_web::test]
+    async fn on_postgres() {
+        super::a_rolling_window_opens_and_closes_a_breach_episode(
+            crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await,
+        )
+        .await
+    }
+}
