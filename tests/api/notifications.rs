@@ -222,7 +222,9 @@ async fn a_breach_mails_each_team_once(backend: Backend) {
 
 async fn a_late_event_withdraws_the_breach(backend: Backend) {
     let sink = SmtpSink::start().await;
-    let app = spawn_app_with(TestDb::new(backend), &[("ACCORD_SMTP_URL", &sink.url())]).await;
+    // With credentials in the URL, accord signs in to the server first.
+    let url = format!("smtp://accord:s3cret@127.0.0.1:{}", sink.port);
+    let app = spawn_app_with(TestDb::new(backend), &[("ACCORD_SMTP_URL", &url)]).await;
     breached_october(&app).await;
     assert_eq!(sink.wait_for("[accord] BREACHED", 2).await.len(), 2);
     let late = json!([{"external_id": "late", "kind": "lead.qualified", "subject_id": "L9", "team": "marketing", "occurred_at": "2026-10-31T23:00:00Z"}]);
@@ -244,6 +246,11 @@ async fn a_late_event_withdraws_the_breach(backend: Backend) {
     )
     .await;
     assert_eq!(breaches["items"][0]["status"], "withdrawn");
+    assert!(
+        !sink.logins().is_empty() && sink.logins().iter().all(|l| l == "accord:s3cret"),
+        "{:?}",
+        sink.logins()
+    );
     sink.stop();
 }
 

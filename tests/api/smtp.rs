@@ -66,6 +66,7 @@ fn decode_words(text: &str) -> String {
 pub struct SmtpSink {
     pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
+    logins: Arc<Mutex<Vec<String>>>,
     task: JoinHandle<()>,
 }
 
@@ -80,10 +81,13 @@ impl SmtpSink {
             .expect("bind SMTP port");
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
+        let logins: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
         let store = received.clone();
+        let seen_logins = logins.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let store = store.clone();
+                let seen_logins = seen_logins.clone();
                 tokio::spawn(async move {
                     let (read, mut write) = stream.into_split();
                     let mut lines = BufReader::new(read).lines();
@@ -92,7 +96,18 @@ impl SmtpSink {
                     while let Ok(Some(line)) = lines.next_line().await {
                         let upper = line.to_ascii_uppercase();
                         let reply: &[u8] = if upper.starts_with("EHLO") {
-                            b"250-localhost\r\n250 8BITMIME\r\n"
+                            b"250-localhost\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n"
+                        } else if upper.starts_with("AUTH PLAIN ") {
+                            use base64::Engine;
+                            let decoded = base64::engine::general_purpose::STANDARD
+                                .decode(line[11..].trim())
+                                .unwrap_or_default();
+                            let parts: Vec<String> = decoded
+                                .split(|b| *b == 0)
+                                .map(|p| String::from_utf8_lossy(p).into_owned())
+                                .collect();
+                            seen_logins.lock().unwrap().push(parts[1..].join(":"));
+                            b"235 2.7.0 accepted\r\n"
                         } else if upper.starts_with("RCPT TO:") {
                             to.push(line[8..].trim().trim_matches(['<', '>']).to_string());
                             b"250 OK\r\n"
@@ -130,12 +145,18 @@ impl SmtpSink {
         Self {
             port,
             received,
+            logins,
             task,
         }
     }
 
     pub fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// `user:password` of each AUTH PLAIN the server accepted.
+    pub fn logins(&self) -> Vec<String> {
+        self.logins.lock().unwrap().clone()
     }
 
     pub fn messages(&self) -> Vec<Received> {
