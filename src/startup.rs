@@ -194,6 +194,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     .service(http::breaches::resolve_breach)
                     .service(http::breaches::list_notifications)
                     .service(http::breaches::retry_notification)
+                    .service(http::status::get_status)
+                    .service(http::status::compliance_report)
                     .service(http::audit::list_audit),
             )
             .split_for_parts();

@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod service_tokens;
 pub mod slas;
+pub mod status;
 pub mod teams;
 pub mod users;
 

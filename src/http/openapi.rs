@@ -28,6 +28,7 @@ pub async fn serve_openapi(document: web::Data<utoipa::openapi::OpenApi>) -> Htt
         (name = "evaluations", description = "Measured values and statuses, overdue items, what-if"),
         (name = "breaches", description = "Missed objectives and who is on them"),
         (name = "notifications", description = "The outbox of messages"),
+        (name = "reports", description = "Status board and compliance"),
         (name = "audit", description = "Every state change"),
         (name = "operations", description = "Probes and metrics"),
     )

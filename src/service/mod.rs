@@ -6,6 +6,7 @@ pub mod calendars;
 pub mod evaluation;
 pub mod events;
 pub mod notify;
+pub mod reports;
 pub mod service_tokens;
 pub mod sessions;
 pub mod slas;

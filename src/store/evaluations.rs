@@ -188,3 +188,27 @@ pub fn list(
         .map(|row| to_evaluation(key, row))
         .collect()
 }
+
+/// The SLA's evaluation that covers `at` (the current period, or a rolling window's latest row).
+pub fn covering(
+    conn: &mut DbConn,
+    sla_id: &str,
+    key: &str,
+    at: DateTime<Utc>,
+) -> QueryResult<Option<Evaluation>> {
+    let at = to_db_time(at);
+    evaluations::table
+        .filter(evaluations::sla_id.eq(sla_id))
+        .filter(evaluations::period_start.le(at))
+        .filter(
+            evaluations::period_end
+                .gt(at)
+                .or(evaluations::is_final.eq(false)),
+        )
+        .order(evaluations::period_start.desc())
+        .select(EvaluationRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(|row| to_evaluation(key, row))
+        .transpose()
+}

@@ -17,3 +17,4 @@ mod events;
 mod notifications;
 mod operations;
 mod people;
+mod reports;

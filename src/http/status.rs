@@ -1,0 +1,279 @@
+//! `/status` and `/reports/compliance`: where every agreement stands, for people and chat bots.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Principal;
+use crate::error::{AppError, Problem};
+use crate::service::{self, reports::Compliance, reports::StatusLine};
+use crate::startup::AppState;
+
+/// One active SLA's current period.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct StatusLineResponse {
+    /// The SLA's key.
+    pub sla: String,
+    /// Its name.
+    pub name: String,
+    /// Provider team slug.
+    pub provider: String,
+    /// Consumer team slug.
+    pub consumer: String,
+    /// Current period start (null before the first evaluation).
+    pub period_start: Option<DateTime<Utc>>,
+    /// Current period end.
+    pub period_end: Option<DateTime<Utc>>,
+    /// The value so far (null without data).
+    pub value: Option<f64>,
+    /// The target.
+    pub target: f64,
+    /// The comparison.
+    pub op: String,
+    /// `met`, `breached`, `on_track`, `at_risk` or `no_data`.
+    pub status: String,
+    /// No input for `ACCORD_STALE_AFTER`.
+    pub data_stale: bool,
+    /// For response-time SLAs: items overdue now in the current period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overdue: Option<u64>,
+    /// When the last cycle judged it.
+    pub evaluated_at: Option<DateTime<Utc>>,
+}
+
+impl From<StatusLine> for StatusLineResponse {
+    fn from(line: StatusLine) -> Self {
+        let e = line.evaluation.as_ref();
+        Self {
+            sla: line.sla,
+            name: line.name,
+            provider: line.provider,
+            consumer: line.consumer,
+            period_start: e.map(|e| e.period_start),
+            period_end: e.map(|e| e.period_end),
+            value: e.and_then(|e| e.value),
+            target: line.target,
+            op: line.op.into(),
+            status: e.map_or("no_data", |e| e.status.as_str()).into(),
+            data_stale: e.is_some_and(|e| e.data_stale),
+            overdue: line.overdue,
+            evaluated_at: e.map(|e| e.evaluated_at),
+        }
+    }
+}
+
+/// `GET /status` options.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatusQuery {
+    /// Only SLAs where this team (slug) is a party.
+    pub team: Option<String>,
+    /// `json` (default) or `text`: one plain line per SLA, for chat bots.
+    pub format: Option<String>,
+}
+
+fn number(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// One line per SLA: `mql-volume (marketing → sales) 2026-11: 120 (>= 400) on_track`.
+fn text_line(line: &StatusLine) -> String {
+    let e = line.evaluation.as_ref();
+    let value = e
+        .and_then(|e| e.value)
+        .map_or("no data".to_string(), number);
+    let status = e.map_or("not evaluated yet", |e| e.status.as_str());
+    let period = e
+        .map(|e| format!(" {}", e.period_start.format("%Y-%m-%d")))
+        .unwrap_or_default();
+    let overdue = line
+        .overdue
+        .map(|n| format!(", {n} overdue"))
+        .unwrap_or_default();
+    let stale = if e.is_some_and(|e| e.data_stale) {
+        ", DATA STALE"
+    } else {
+        ""
+    };
+    format!(
+        "{} ({} → {}){period}: {value} ({} {}) {status}{overdue}{stale}",
+        line.sla,
+        line.provider,
+        line.consumer,
+        line.op,
+        number(line.target)
+    )
+}
+
+/// Every active SLA's current period: JSON, or `?format=text` for chat bots.
+#[utoipa::path(tag = "reports", params(StatusQuery), security(("bearer" = [])), responses(
+    (status = 200, body = super::pagination::ListResponse<StatusLineResponse>), (status = 422, body = Problem)))]
+#[get("/status")]
+pub async fn get_status(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<StatusQuery>,
+) -> Result<HttpResponse, AppError> {
+    let StatusQuery { team, format } = query.into_inner();
+    let now = state.clock.now();
+    let lines = state
+        .db
+        .run(move |conn| service::reports::board(conn, &principal, team.as_deref(), now))
+        .await?;
+    match format.as_deref() {
+        None | Some("json") => {
+            let items: Vec<StatusLineResponse> =
+                lines.into_iter().map(StatusLineResponse::from).collect();
+            Ok(HttpResponse::Ok().json(super::pagination::ListResponse {
+                items,
+                next_cursor: None,
+            }))
+        }
+        Some("text") => {
+            let text: String = lines.iter().map(|l| text_line(l) + "\n").collect();
+            Ok(HttpResponse::Ok()
+                .content_type("text/plain; charset=utf-8")
+                .body(text))
+        }
+        Some(other) => Err(AppError::BadRequest(format!(
+            "format must be json or text, not {other:?}"
+        ))),
+    }
+}
+
+/// `GET /reports/compliance` range.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ComplianceQuery {
+    /// Periods ending after this instant (RFC 3339).
+    pub from: DateTime<Utc>,
+    /// Periods ending at or before this instant (RFC 3339).
+    pub to: DateTime<Utc>,
+    /// Only SLAs where this team (slug) is a party.
+    pub team: Option<String>,
+}
+
+/// Per SLA: closed periods met and breached, compliance rate and current streak.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ComplianceResponse {
+    /// The SLA's key.
+    pub sla: String,
+    /// Its name.
+    pub name: String,
+    /// Provider team slug.
+    pub provider: String,
+    /// Consumer team slug.
+    pub consumer: String,
+    /// Periods met.
+    pub met: u32,
+    /// Periods breached.
+    pub breached: u32,
+    /// Periods without data.
+    pub no_data: u32,
+    /// met ÷ (met + breached).
+    pub compliance_rate: Option<f64>,
+    /// `met` or `breached`: the latest run of equal outcomes.
+    pub streak_status: Option<String>,
+    /// How many periods that run holds.
+    pub streak_periods: Option<u32>,
+}
+
+impl From<Compliance> for ComplianceResponse {
+    fn from(c: Compliance) -> Self {
+        let (streak_status, streak_periods) = c
+            .current_streak
+            .map_or((None, None), |(s, n)| (Some(s), Some(n)));
+        Self {
+            sla: c.sla,
+            name: c.name,
+            provider: c.provider,
+            consumer: c.consumer,
+            met: c.met,
+            breached: c.breached,
+            no_data: c.no_data,
+            compliance_rate: c.compliance_rate,
+            streak_status,
+            streak_periods,
+        }
+    }
+}
+
+/// Compliance per SLA over a range, as JSON or, with `Accept: text/csv`, CSV.
+#[utoipa::path(tag = "reports", params(ComplianceQuery), security(("bearer" = [])), responses(
+    (status = 200, body = super::pagination::ListResponse<ComplianceResponse>), (status = 422, body = Problem)))]
+#[get("/reports/compliance")]
+pub async fn compliance_report(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    query: web::Query<ComplianceQuery>,
+) -> Result<HttpResponse, AppError> {
+    let ComplianceQuery { from, to, team } = query.into_inner();
+    let rows = state
+        .db
+        .run(move |conn| service::reports::compliance(conn, &principal, from, to, team.as_deref()))
+        .await?;
+    let rows: Vec<ComplianceResponse> = rows.into_iter().map(ComplianceResponse::from).collect();
+    let wants_csv = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/csv"));
+    if !wants_csv {
+        return Ok(HttpResponse::Ok().json(super::pagination::ListResponse {
+            items: rows,
+            next_cursor: None,
+        }));
+    }
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let write = |out: &mut csv::Writer<Vec<u8>>, record: Vec<String>| {
+        out.write_record(record)
+            .map_err(|e| AppError::Unexpected(e.into()))
+    };
+    write(
+        &mut out,
+        [
+            "sla",
+            "name",
+            "provider",
+            "consumer",
+            "met",
+            "breached",
+            "no_data",
+            "compliance_rate",
+            "streak_status",
+            "streak_periods",
+        ]
+        .map(String::from)
+        .to_vec(),
+    )?;
+    for r in rows {
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        write(
+            &mut out,
+            vec![
+                r.sla,
+                r.name,
+                r.provider,
+                r.consumer,
+                r.met.to_string(),
+                r.breached.to_string(),
+                r.no_data.to_string(),
+                opt(r.compliance_rate.map(|v| format!("{v:.4}"))),
+                opt(r.streak_status),
+                opt(r.streak_periods.map(|n| n.to_string())),
+            ],
+        )?;
+    }
+    let body = out
+        .into_inner()
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("{e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .body(body))
+}

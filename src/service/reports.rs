@@ -1,0 +1,183 @@
+//! What bots and heads read at a glance: the status board and compliance reports.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::auth::Principal;
+use crate::auth::policy::Action;
+use crate::domain::agreement::Agreement;
+use crate::domain::evaluation::{Evaluation, Status};
+use crate::domain::sla::{Metric, SlaStatus};
+use crate::error::AppError;
+use crate::store::slas::SlaFilter;
+use crate::store::{self, DbConn};
+
+/// One active SLA's current period, as the last evaluation cycle found it.
+#[derive(Clone, Debug)]
+pub struct StatusLine {
+    /// The SLA's key.
+    pub sla: String,
+    /// Its name.
+    pub name: String,
+    /// Provider team slug.
+    pub provider: String,
+    /// Consumer team slug.
+    pub consumer: String,
+    /// The current period (null before the first evaluation).
+    pub evaluation: Option<Evaluation>,
+    /// Target and comparison of the version in force.
+    pub target: f64,
+    /// The comparison.
+    pub op: &'static str,
+    /// For response-time SLAs: items overdue now in the current period.
+    pub overdue: Option<u64>,
+}
+
+fn team_id(conn: &mut DbConn, slug: Option<&str>) -> Result<Option<String>, AppError> {
+    match slug {
+        Some(slug) => Ok(Some(
+            store::teams::find_by_slug(conn, slug)?
+                .ok_or_else(|| AppError::invalid("team", format!("no team with slug {slug:?}")))?
+                .id,
+        )),
+        None => Ok(None),
+    }
+}
+
+fn active(conn: &mut DbConn, team: Option<&str>) -> Result<Vec<Agreement>, AppError> {
+    let filter = SlaFilter {
+        status: Some(SlaStatus::Active),
+        team_id: team_id(conn, team)?,
+    };
+    let slas = store::slas::list(conn, &filter, None, i64::MAX)?;
+    slas.into_iter()
+        .map(|sla| Ok(store::slas::load(conn, sla)?))
+        .collect()
+}
+
+/// Every active SLA's current period, optionally only where `team` is a party.
+pub fn board(
+    conn: &mut DbConn,
+    actor: &Principal,
+    team: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<StatusLine>, AppError> {
+    actor.authorize(Action::ReadSlas)?;
+    let mut lines = Vec::new();
+    for agreement in active(conn, team)? {
+        let Some(version) = agreement.current(now) else {
+            continue;
+        };
+        let definition = &version.definition;
+        let evaluation =
+            store::evaluations::covering(conn, &agreement.sla.id, &agreement.sla.key, now)?;
+        let overdue = match definition.metric {
+            Metric::ResponseTime { .. } => Some(
+                evaluation
+                    .as_ref()
+                    .and_then(|e| e.details["missed"].as_u64())
+                    .unwrap_or(0),
+            ),
+            _ => None,
+        };
+        lines.push(StatusLine {
+            sla: agreement.sla.key.clone(),
+            name: definition.name.clone(),
+            provider: agreement.sla.provider.slug.clone(),
+            consumer: agreement.sla.consumer.slug.clone(),
+            evaluation,
+            target: definition.objective.target,
+            op: definition.objective.op.as_str(),
+            overdue,
+        });
+    }
+    Ok(lines)
+}
+
+/// Per SLA over a range: closed periods met and breached, the compliance rate and the streak.
+#[derive(Clone, Debug, Serialize)]
+pub struct Compliance {
+    /// The SLA's key.
+    pub sla: String,
+    /// Its name.
+    pub name: String,
+    /// Provider team slug.
+    pub provider: String,
+    /// Consumer team slug.
+    pub consumer: String,
+    /// Closed periods judged met.
+    pub met: u32,
+    /// Closed periods judged breached.
+    pub breached: u32,
+    /// Closed periods without data.
+    pub no_data: u32,
+    /// met ÷ (met + breached), null without judged periods.
+    pub compliance_rate: Option<f64>,
+    /// The latest run of equal outcomes: `"met"` or `"breached"` and how many periods.
+    pub current_streak: Option<(String, u32)>,
+}
+
+/// Compliance per SLA over periods that ended in `[from, to)`, optionally for one team.
+pub fn compliance(
+    conn: &mut DbConn,
+    actor: &Principal,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    team: Option<&str>,
+) -> Result<Vec<Compliance>, AppError> {
+    actor.authorize(Action::ReadSlas)?;
+    if to <= from {
+        return Err(AppError::invalid("to", "must come after from"));
+    }
+    let filter = SlaFilter {
+        status: None,
+        team_id: team_id(conn, team)?,
+    };
+    let mut rows = Vec::new();
+    for sla in store::slas::list(conn, &filter, None, i64::MAX)? {
+        let agreement = store::slas::load(conn, sla)?;
+        let Some(version) = agreement.last_signed() else {
+            continue;
+        };
+        let periods: Vec<Evaluation> =
+            store::evaluations::list(conn, &agreement.sla.key, None, Some(to), None, i64::MAX)?
+                .into_iter()
+                .filter(|e| {
+                    e.period_end > from
+                        && e.period_end <= to
+                        && matches!(e.status, Status::Met | Status::Breached | Status::NoData)
+                })
+                .collect();
+        let count = |status: Status| periods.iter().filter(|e| e.status == status).count() as u32;
+        let (met, breached, no_data) = (
+            count(Status::Met),
+            count(Status::Breached),
+            count(Status::NoData),
+        );
+        let judged: Vec<&Evaluation> = periods
+            .iter()
+            .filter(|e| e.status != Status::NoData)
+            .collect();
+        let current_streak = judged.last().map(|last| {
+            let run = judged
+                .iter()
+                .rev()
+                .take_while(|e| e.status == last.status)
+                .count() as u32;
+            (last.status.as_str().to_string(), run)
+        });
+        rows.push(Compliance {
+            sla: agreement.sla.key.clone(),
+            name: version.definition.name.clone(),
+            provider: agreement.sla.provider.slug.clone(),
+            consumer: agreement.sla.consumer.slug.clone(),
+            met,
+            breached,
+            no_data,
+            compliance_rate: (met + breached > 0)
+                .then(|| f64::from(met) / f64::from(met + breached)),
+            current_streak,
+        });
+    }
+    Ok(rows)
+}
