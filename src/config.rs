@@ -138,6 +138,8 @@ pub struct Config {
     pub retry_base: Span,
     /// Delivery attempts before a message is `failed` (`ACCORD_MAX_ATTEMPTS`).
     pub max_attempts: i32,
+    /// Verifies Slack's requests to the slash-command endpoint (`ACCORD_SLACK_SIGNING_SECRET`).
+    pub slack_signing_secret: Option<Secret>,
 }
 
 fn span(var: &'static str, value: Option<String>, default: &str) -> Result<Span, ConfigError> {
@@ -320,7 +322,10 @@ impl Config {
         )?)
         .map_err(|_| ConfigError::new("ACCORD_MAX_ATTEMPTS", "too large"))?;
 
+        let slack_signing_secret = get("ACCORD_SLACK_SIGNING_SECRET").map(Secret::new);
+
         Ok(Self {
+            slack_signing_secret,
             remind_every,
             smtp_url,
             mail_from,

@@ -196,6 +196,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     .service(http::breaches::retry_notification)
                     .service(http::status::get_status)
                     .service(http::status::compliance_report)
+                    .service(http::slack::slack_command)
                     .service(http::audit::list_audit),
             )
             .split_for_parts();

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod service_tokens;
+pub mod slack;
 pub mod slas;
 pub mod status;
 pub mod teams;

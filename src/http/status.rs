@@ -82,7 +82,7 @@ fn number(value: f64) -> String {
 }
 
 /// One line per SLA: `mql-volume (marketing → sales) 2026-11: 120 (>= 400) on_track`.
-fn text_line(line: &StatusLine) -> String {
+pub(crate) fn text_line(line: &StatusLine) -> String {
     let e = line.evaluation.as_ref();
     let value = e
         .and_then(|e| e.value)

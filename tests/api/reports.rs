@@ -217,3 +217,167 @@ on_both_backends!(
     the_status_board_shows_every_active_sla,
     compliance_is_reported_as_json_and_csv
 );
+
+const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+fn slack_signature(secret: &str, timestamp: i64, body: &str) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn slack(app: &TestApp, body: &str, timestamp: i64, signature: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/integrations/slack/command"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", timestamp.to_string())
+        .header("x-slack-signature", signature)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn slack_commands_are_answered_only_when_signed(backend: crate::helpers::Backend) {
+    let app = crate::helpers::spawn_app_with(
+        crate::helpers::TestDb::new(backend),
+        &[("ACCORD_SLACK_SIGNING_SECRET", SLACK_SECRET)],
+    )
+    .await;
+    history(&app).await;
+    let now = {
+        use accord::clock::Clock;
+        app.clock.now().timestamp()
+    };
+    let body = "token=x&team_id=T1&command=%2Faccord&text=status+mql&user_name=ada";
+    let answer = expect_status(
+        slack(&app, body, now, &slack_signature(SLACK_SECRET, now, body)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .contains("mql (marketing → sales) 2026-11-01: 1 (>= 2) at_risk"),
+        "{answer}"
+    );
+    assert!(
+        !answer["text"].as_str().unwrap().contains("follow-up"),
+        "status <sla> shows that SLA only"
+    );
+    assert!(answer["blocks"].as_array().is_some_and(|b| b.len() == 2));
+
+    let by_team = "command=%2Faccord&text=status+sales";
+    let answer = expect_status(
+        slack(
+            &app,
+            by_team,
+            now,
+            &slack_signature(SLACK_SECRET, now, by_team),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        answer["text"].as_str().unwrap().contains("follow-up")
+            && answer["text"].as_str().unwrap().contains("mql")
+    );
+
+    let overdue = "command=%2Faccord&text=overdue+follow-up";
+    let answer = expect_status(
+        slack(
+            &app,
+            overdue,
+            now,
+            &slack_signature(SLACK_SECRET, now, overdue),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        answer["text"].as_str().unwrap().contains("h1 — overdue by"),
+        "{answer}"
+    );
+
+    let breaches = "command=%2Faccord&text=breaches";
+    let answer = expect_status(
+        slack(
+            &app,
+            breaches,
+            now,
+            &slack_signature(SLACK_SECRET, now, breaches),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .contains("mql 2026-10-01 → open"),
+        "{answer}"
+    );
+
+    let unknown = "command=%2Faccord&text=dance";
+    let answer = expect_status(
+        slack(
+            &app,
+            unknown,
+            now,
+            &slack_signature(SLACK_SECRET, now, unknown),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        answer["text"].as_str().unwrap().starts_with("accord help"),
+        "an unknown command gets the help: {answer}"
+    );
+
+    // Refused: a tampered body, another secret, a timestamp older than five minutes, no signature.
+    let signed = slack_signature(SLACK_SECRET, now, body);
+    expect_problem(
+        slack(&app, "command=%2Faccord&text=breaches", now, &signed).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    expect_problem(
+        slack(
+            &app,
+            body,
+            now,
+            &slack_signature("another-secret", now, body),
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let old = now - 301;
+    expect_problem(
+        slack(&app, body, old, &slack_signature(SLACK_SECRET, old, body)).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    expect_problem(
+        slack(&app, body, now, "v0=00").await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+}
+
+mod slack {
+    #[actix_web::test]
+    async fn on_sqlite() {
+        super::slack_commands_are_answered_only_when_signed(crate::helpers::Backend::Sqlite).await
+    }
+    #[actix_web::test]
+    async fn on_postgres() {
+        super::slack_commands_are_answered_only_when_signed(crate::helpers::Backend::Postgres).await
+    }
+}
