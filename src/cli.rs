@@ -36,6 +36,14 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Show the whole job on a fresh data directory: teams, heads, three signed SLAs, six weeks
+    /// of activity with a breach, evaluation and the breach mail (in ACCORD_DATA_DIR/outbox/
+    /// unless ACCORD_SMTP_URL is set); then serve, printing a token and the URLs to try.
+    Demo {
+        /// Set everything up, deliver the mail, and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
     /// Evaluate every active SLA now and store the result (what one scheduler cycle does), or,
     /// with --at, print what the scheduler would have computed then, storing nothing.
     Evaluate {
@@ -140,6 +148,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Evaluate { at } => evaluate(config, clock, at).await,
+        Command::Demo { no_serve } => demo(config, clock, no_serve).await,
         Command::Import {
             file,
             format,
@@ -323,4 +332,53 @@ async fn evaluate(config: Config, clock: Arc<dyn Clock>, at: Option<String>) -> 
     };
     eprintln!("accord: {} evaluation(s) {stored}", evaluations.len());
     Ok(())
+}
+
+async fn demo(config: Config, clock: Arc<dyn Clock>, no_serve: bool) -> anyhow::Result<()> {
+    let public_url = config.public_url.clone();
+    let outbox = config.data_dir.join("outbox");
+    let by_mail = config.smtp_url.is_some();
+    let application = Application::build(config, clock.clone()).await?;
+    let state = application.state();
+    let delivered = crate::demo::prepare(&state, application.deliverer()).await?;
+    let head = state
+        .db
+        .run(|conn| {
+            Ok(store::users::find_credentials(
+                conn,
+                "head@marketing.demo.example.com",
+            )?)
+        })
+        .await?
+        .context("the demo's marketing head is missing")?
+        .0;
+    let token = state
+        .jwt
+        .issue(&head.id, clock.now(), chrono::Duration::hours(12))?;
+    let mail = if by_mail {
+        "sent through ACCORD_SMTP_URL".to_string()
+    } else {
+        format!("written to {}", outbox.display())
+    };
+    eprintln!(
+        "\naccord demo: teams marketing and sales, three signed SLAs, six weeks of activity.\n\
+         {delivered} message(s) {mail} (look for the BREACHED one).\n\n\
+         Open the status page:  {public_url}/\n\
+         A token for the head of marketing (12 h):\n  export TOKEN={token}\n\
+         Then try:\n\
+         \x20 curl -s -H \"authorization: Bearer $TOKEN\" {public_url}/api/v1/status?format=text\n\
+         \x20 curl -s -H \"authorization: Bearer $TOKEN\" {public_url}/api/v1/breaches\n\
+         \x20 curl -s -H \"authorization: Bearer $TOKEN\" {public_url}/api/v1/slas/follow-up/violations\n\
+         \x20 curl -s -H \"authorization: Bearer $TOKEN\" {public_url}/api/v1/slas/mql-volume/evaluations\n\
+         Heads sign in as head@marketing.demo.example.com / head@sales.demo.example.com, password {}.\n",
+        crate::demo::DEMO_PASSWORD
+    );
+    if no_serve {
+        return Ok(());
+    }
+    tracing::info!(port = application.port(), "accord demo is serving");
+    application
+        .run_until_stopped()
+        .await
+        .context("server failed")
 }

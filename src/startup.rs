@@ -105,6 +105,11 @@ impl Application {
         self.state.clone()
     }
 
+    /// What delivers the outbox.
+    pub fn deliverer(&self) -> &crate::email::Deliverer {
+        &self.deliverer
+    }
+
     /// The admin created at this start, if the database was empty.
     pub fn first_admin(&self) -> Option<&FirstAdmin> {
         self.first_admin.as_ref()
@@ -152,6 +157,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                 "/api/v1/openapi.json",
                 web::get().to(http::openapi::serve_openapi),
             )
+            .route("/", web::get().to(http::page::status_page))
             .service(
                 scope("/api/v1")
                     .service(http::auth::issue_token)

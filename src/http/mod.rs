@@ -10,6 +10,7 @@ pub mod health;
 pub mod json;
 pub mod metrics;
 pub mod openapi;
+pub mod page;
 pub mod pagination;
 pub mod service_tokens;
 pub mod slack;

@@ -88,8 +88,10 @@ pub(crate) fn text_line(line: &StatusLine) -> String {
         .and_then(|e| e.value)
         .map_or("no data".to_string(), number);
     let status = e.map_or("not evaluated yet", |e| e.status.as_str());
-    let period = e
-        .map(|e| format!(" {}", e.period_start.format("%Y-%m-%d")))
+    let period = line
+        .period
+        .as_ref()
+        .map(|p| format!(" {p}"))
         .unwrap_or_default();
     let overdue = line
         .overdue

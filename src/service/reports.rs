@@ -31,6 +31,8 @@ pub struct StatusLine {
     pub op: &'static str,
     /// For response-time SLAs: items overdue now in the current period.
     pub overdue: Option<u64>,
+    /// The current period as people name it (`2026-W48`, `2026-11`), in the SLA's time zone.
+    pub period: Option<String>,
 }
 
 fn team_id(conn: &mut DbConn, slug: Option<&str>) -> Result<Option<String>, AppError> {
@@ -80,7 +82,11 @@ pub fn board(
             ),
             _ => None,
         };
+        let period = evaluation
+            .as_ref()
+            .map(|e| crate::domain::breach::period_label(definition, e.period_start, e.period_end));
         lines.push(StatusLine {
+            period,
             sla: agreement.sla.key.clone(),
             name: definition.name.clone(),
             provider: agreement.sla.provider.slug.clone(),

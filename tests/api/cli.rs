@@ -776,3 +776,136 @@ mod sigkill {
         super::a_message_survives_sigkill_and_arrives_once(super::Backend::Postgres).await
     }
 }
+
+#[test]
+fn the_demo_leaves_its_breach_mail_in_the_outbox() {
+    let db = TestDb::new(Backend::Sqlite);
+    let mut env = db.env();
+    env.remove("ACCORD_PASSWORD");
+    env.remove("ACCORD_JWT_SECRET");
+    let output = accord(&env, &["demo", "--no-serve"], None);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("export TOKEN=") && stderr.contains("/api/v1/status?format=text"),
+        "{stderr}"
+    );
+    let outbox = db.dir.path().join("data").join("outbox");
+    let mails: Vec<String> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    let breached: Vec<&String> = mails
+        .iter()
+        .filter(|m| crate::smtp::subject_of(m).starts_with("[accord] BREACHED"))
+        .collect();
+    assert!(
+        breached.len() >= 2,
+        "a breach mailed to both teams: {} mails",
+        mails.len()
+    );
+    assert!(
+        breached
+            .iter()
+            .any(|m| m.contains("To: marketing@demo.example.com"))
+            && breached
+                .iter()
+                .any(|m| m.contains("To: sales@demo.example.com"))
+    );
+    let again = accord(&env, &["demo", "--no-serve"], None);
+    assert!(
+        !again.status.success() && text(&again.stderr).contains("fresh data directory"),
+        "{}",
+        text(&again.stderr)
+    );
+}
+
+/// Headless Chromium (Debian's package) loads the status page of a served demo.
+#[actix_web::test]
+async fn the_status_page_shows_the_slas_and_their_charts_in_a_browser() {
+    let chromium = ["chromium", "chromium-browser"].into_iter().find(|c| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    let chromium =
+        chromium.expect("the browser test needs Debian's chromium package (.ci/run installs it)");
+    let db = TestDb::new(Backend::Sqlite);
+    let mut env = db.env();
+    env.remove("ACCORD_PASSWORD");
+    let port = crate::smtp::free_port();
+    env.insert("ACCORD_BIND".into(), format!("127.0.0.1:{port}"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .arg("demo")
+        .env_clear()
+        .envs(&env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let address = format!("http://127.0.0.1:{port}/");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reqwest::get(&address)
+        .await
+        .is_ok_and(|r| r.status() == StatusCode::OK)
+    {
+        assert!(Instant::now() < deadline, "the demo did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
+    let profile = db.dir.path().join("chromium");
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1000",
+    ];
+    let profile_flag = format!("--user-data-dir={}", profile.display());
+    let dom = Command::new(chromium)
+        .args(flags)
+        .arg(&profile_flag)
+        .arg("--dump-dom")
+        .arg(&address)
+        .output()
+        .unwrap();
+    let dom = text(&dom.stdout);
+    let screenshot = Command::new(chromium)
+        .args(flags)
+        .arg(&profile_flag)
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&address)
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    for sla in ["mql-volume", "follow-up", "conversion"] {
+        assert!(
+            dom.contains(&format!("data-sla=\"{sla}\"")),
+            "{sla} is on the page"
+        );
+    }
+    assert_eq!(
+        dom.matches("<svg class=\"chart\"").count(),
+        3,
+        "one chart per SLA"
+    );
+    assert!(
+        dom.matches("<rect ").count() >= 15,
+        "bars for the last periods"
+    );
+    assert!(
+        dom.contains("Open breaches") && dom.contains(">open<"),
+        "the open breaches are listed"
+    );
+    assert!(
+        screenshot.status.success() && std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000),
+        "a screenshot at {}",
+        shot.display()
+    );
+}

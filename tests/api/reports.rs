@@ -126,7 +126,7 @@ async fn the_status_board_shows_every_active_sla(app: TestApp) {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
     assert!(
-        lines.contains(&"mql (marketing → sales) 2026-11-01: 1 (>= 2) at_risk"),
+        lines.contains(&"mql (marketing → sales) 2026-11: 1 (>= 2) at_risk"),
         "{text}"
     );
     assert!(
@@ -260,7 +260,7 @@ async fn slack_commands_are_answered_only_when_signed(backend: crate::helpers::B
         answer["text"]
             .as_str()
             .unwrap()
-            .contains("mql (marketing → sales) 2026-11-01: 1 (>= 2) at_risk"),
+            .contains("mql (marketing → sales) 2026-11: 1 (>= 2) at_risk"),
         "{answer}"
     );
     assert!(

@@ -18,7 +18,14 @@ pub struct Received {
 impl Received {
     /// The decoded `Subject:` header.
     pub fn subject(&self) -> String {
-        let mut lines = self.data.lines();
+        subject_of(&self.data)
+    }
+}
+
+/// The decoded `Subject:` header of a raw message.
+pub fn subject_of(data: &str) -> String {
+    {
+        let mut lines = data.lines();
         let mut subject = String::new();
         while let Some(line) = lines.next() {
             if let Some(rest) = line.strip_prefix("Subject: ") {
