@@ -120,13 +120,15 @@ impl Db {
         };
         drop(connect(url).with_context(|| format!("cannot open {}", url.redacted()))?);
         // SQLite has one writer at a time: a few connections are enough, and more only queue.
+        // No idle minimum: the pool then never opens connections in the background, which a
+        // short-lived command could be tearing down (TLS and libpq state) while it exits.
         let max_size = match backend {
             Backend::Sqlite => 4,
             Backend::Postgres => 10,
         };
         let pool = Pool::builder()
             .max_size(max_size)
-            .min_idle(Some(1))
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             .build(ConnectionManager { url: url.clone() })
             .with_context(|| format!("cannot open {}", url.redacted()))?;

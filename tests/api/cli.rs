@@ -229,7 +229,12 @@ async fn the_cli_prepares_an_instance_that_serve_then_uses(backend: Backend) {
         ],
         None,
     );
-    assert!(issued.status.success(), "{}", text(&issued.stderr));
+    assert!(
+        issued.status.success(),
+        "{:?}: {}",
+        issued.status,
+        text(&issued.stderr)
+    );
     let stdout = text(&issued.stdout);
     assert_eq!(
         stdout.lines().count(),
