@@ -315,34 +315,6 @@ async fn first_start_creates_an_admin_once_and_tokens_survive_a_restart(backend:
     );
 }
 
-mod sqlite {
-    #[actix_web::test]
-    async fn the_cli_prepares_an_instance_that_serve_then_uses() {
-        super::the_cli_prepares_an_instance_that_serve_then_uses(super::Backend::Sqlite).await
-    }
-    #[actix_web::test]
-    async fn first_start_creates_an_admin_once_and_tokens_survive_a_restart() {
-        super::first_start_creates_an_admin_once_and_tokens_survive_a_restart(
-            super::Backend::Sqlite,
-        )
-        .await
-    }
-}
-
-mod postgres {
-    #[actix_web::test]
-    async fn the_cli_prepares_an_instance_that_serve_then_uses() {
-        super::the_cli_prepares_an_instance_that_serve_then_uses(super::Backend::Postgres).await
-    }
-    #[actix_web::test]
-    async fn first_start_creates_an_admin_once_and_tokens_survive_a_restart() {
-        super::first_start_creates_an_admin_once_and_tokens_survive_a_restart(
-            super::Backend::Postgres,
-        )
-        .await
-    }
-}
-
 async fn import_loads_batches_idempotently(backend: Backend) {
     let db = TestDb::new(backend);
     let env = db.env();
@@ -441,17 +413,6 @@ async fn import_loads_batches_idempotently(backend: Backend) {
     let created = expect_status(created, StatusCode::OK).await;
     assert_eq!(created["items"][0]["occurred_at"], "2026-10-01T08:00:00Z");
     served.terminate().await;
-}
-
-mod import {
-    #[actix_web::test]
-    async fn on_sqlite() {
-        super::import_loads_batches_idempotently(super::Backend::Sqlite).await
-    }
-    #[actix_web::test]
-    async fn on_postgres() {
-        super::import_loads_batches_idempotently(super::Backend::Postgres).await
-    }
 }
 
 /// Signs in as the first admin of a served instance.
@@ -659,28 +620,6 @@ async fn evaluate_at_a_past_instant_sees_what_had_arrived_then(backend: Backend)
     served.terminate().await;
 }
 
-mod scheduler {
-    #[actix_web::test]
-    async fn on_sqlite() {
-        super::the_scheduler_evaluates_inside_serve(super::Backend::Sqlite).await
-    }
-    #[actix_web::test]
-    async fn on_postgres() {
-        super::the_scheduler_evaluates_inside_serve(super::Backend::Postgres).await
-    }
-}
-
-mod evaluate_at {
-    #[actix_web::test]
-    async fn on_sqlite() {
-        super::evaluate_at_a_past_instant_sees_what_had_arrived_then(super::Backend::Sqlite).await
-    }
-    #[actix_web::test]
-    async fn on_postgres() {
-        super::evaluate_at_a_past_instant_sees_what_had_arrived_then(super::Backend::Postgres).await
-    }
-}
-
 async fn a_message_survives_sigkill_and_arrives_once(backend: Backend) {
     use reqwest::Method;
     let db = TestDb::new(backend);
@@ -769,17 +708,6 @@ async fn a_message_survives_sigkill_and_arrives_once(backend: Backend) {
     );
     restarted.terminate().await;
     sink.stop();
-}
-
-mod sigkill {
-    #[actix_web::test]
-    async fn on_sqlite() {
-        super::a_message_survives_sigkill_and_arrives_once(super::Backend::Sqlite).await
-    }
-    #[actix_web::test]
-    async fn on_postgres() {
-        super::a_message_survives_sigkill_and_arrives_once(super::Backend::Postgres).await
-    }
 }
 
 #[test]
@@ -914,3 +842,12 @@ async fn the_status_page_shows_the_slas_and_their_charts_in_a_browser() {
         shot.display()
     );
 }
+
+crate::for_each_backend!(
+    the_cli_prepares_an_instance_that_serve_then_uses,
+    first_start_creates_an_admin_once_and_tokens_survive_a_restart,
+    import_loads_batches_idempotently,
+    the_scheduler_evaluates_inside_serve,
+    evaluate_at_a_past_instant_sees_what_had_arrived_then,
+    a_message_survives_sigkill_and_arrives_once,
+);

@@ -543,6 +543,7 @@ on_both_backends!(
     response_times_and_overdue_items,
     silence_is_stale_and_empty_ratios_have_no_data,
     the_simulator_scores_history_and_stores_nothing,
+    a_rolling_window_opens_and_closes_a_breach_episode,
 );
 
 async fn a_rolling_window_opens_and_closes_a_breach_episode(app: TestApp) {
@@ -633,21 +634,4 @@ async fn a_rolling_window_opens_and_closes_a_breach_episode(app: TestApp) {
         .map(|e| (e["status"].as_str().unwrap(), e["final"].as_bool().unwrap()))
         .collect();
     assert_eq!(statuses, [("breached", true), ("met", false)]);
-}
-
-mod rolling {
-    #[actix_web::test]
-    async fn on_sqlite() {
-        super::a_rolling_window_opens_and_closes_a_breach_episode(
-            crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await,
-        )
-        .await
-    }
-    #[actix_web::test]
-    async fn on_postgres() {
-        super::a_rolling_window_opens_and_closes_a_breach_episode(
-            crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await,
-        )
-        .await
-    }
 }

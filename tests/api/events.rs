@@ -464,13 +464,4 @@ on_both_backends!(
     bad_uploads_are_refused_whole,
 );
 
-mod limits {
-    #[actix_web::test]
-    async fn on_sqlite() {
-        super::limits_on_body_size_and_batch_length_are_413(super::Backend::Sqlite).await
-    }
-    #[actix_web::test]
-    async fn on_postgres() {
-        super::limits_on_body_size_and_batch_length_are_413(super::Backend::Postgres).await
-    }
-}
+crate::for_each_backend!(limits_on_body_size_and_batch_length_are_413);

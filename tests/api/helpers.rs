@@ -363,3 +363,21 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Runs each listed test function, which takes a [`Backend`], once on SQLite and once on
+/// PostgreSQL (for tests that start their own instance or process).
+#[macro_export]
+macro_rules! for_each_backend {
+    ($($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[actix_web::test]
+            async fn on_sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[actix_web::test]
+            async fn on_postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        })*
+    };
+}

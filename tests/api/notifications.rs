@@ -590,22 +590,7 @@ async fn open_breaches_are_reminded(backend: Backend) {
     sink.stop();
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        $(mod $name {
-            #[actix_web::test]
-            async fn on_sqlite() {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[actix_web::test]
-            async fn on_postgres() {
-                super::$name(super::Backend::Postgres).await
-            }
-        })*
-    };
-}
-
-on_both!(
+crate::for_each_backend!(
     a_breach_mails_each_team_once,
     a_late_event_withdraws_the_breach,
     mail_waits_out_a_server_that_is_down,
@@ -613,6 +598,7 @@ on_both!(
     webhooks_are_posted_and_retried,
     without_smtp_mail_is_written_as_eml_files,
     open_breaches_are_reminded,
+    at_risk_and_recovery_are_told_as_notify_on_asks,
 );
 
 async fn at_risk_and_recovery_are_told_as_notify_on_asks(backend: Backend) {
@@ -687,15 +673,4 @@ async fn at_risk_and_recovery_are_told_as_notify_on_asks(backend: Backend) {
         "told once"
     );
     sink.stop();
-}
-
-mod at_risk {
-    #[actix_web::test]
-    async fn on_sqlite() {
-        super::at_risk_and_recovery_are_told_as_notify_on_asks(super::Backend::Sqlite).await
-    }
-    #[actix_web::test]
-    async fn on_postgres() {
-        super::at_risk_and_recovery_are_told_as_notify_on_asks(super::Backend::Postgres).await
-    }
 }

@@ -371,13 +371,4 @@ async fn slack_commands_are_answered_only_when_signed(backend: crate::helpers::B
     .await;
 }
 
-mod slack {
-    #[actix_web::test]
-    async fn on_sqlite() {
-        super::slack_commands_are_answered_only_when_signed(crate::helpers::Backend::Sqlite).await
-    }
-    #[actix_web::test]
-    async fn on_postgres() {
-        super::slack_commands_are_answered_only_when_signed(crate::helpers::Backend::Postgres).await
-    }
-}
+crate::for_each_backend!(slack_commands_are_answered_only_when_signed);
