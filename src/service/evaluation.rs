@@ -194,12 +194,14 @@ pub struct Occasion {
     pub stale: bool,
 }
 
-/// Judges `definition` over `judged`.
+/// Judges `definition` over `judged`, counting time in `hours` (its calendar's, loaded once by
+/// the caller for all the windows of a version).
 pub fn judge(
     conn: &mut DbConn,
     key: &str,
     version: i32,
     definition: &Definition,
+    hours: Hours<'_>,
     judged: Judged,
     occasion: Occasion,
 ) -> Result<Evaluation, AppError> {
@@ -209,8 +211,6 @@ pub fn judge(
         settings,
         stale,
     } = occasion;
-    let calendar = calendar_of(conn, definition)?;
-    let hours = calendar.as_ref().map_or(Hours::Always, Hours::Business);
     let measurement = measure(conn, definition, judged, now, as_of)?;
     let outcome = evaluate(definition, hours, judged, &measurement, now);
     let open = judged.rolling || now < judged.end;
@@ -264,13 +264,26 @@ pub fn judge_agreement(
         stale,
     };
     let mut results = Vec::new();
+    let mut calendar: Option<(i32, Option<Calendar>)> = None;
     for window in windows(agreement, now, settled) {
         let v = window.version;
+        // Windows come version by version: each version's calendar is read once.
+        if calendar
+            .as_ref()
+            .is_none_or(|(version, _)| *version != v.version)
+        {
+            calendar = Some((v.version, calendar_of(conn, &v.definition)?));
+        }
+        let hours = calendar
+            .as_ref()
+            .and_then(|(_, c)| c.as_ref())
+            .map_or(Hours::Always, Hours::Business);
         results.push(judge(
             conn,
             &agreement.sla.key,
             v.version,
             &v.definition,
+            hours,
             window.judged,
             occasion,
         )?);
@@ -456,16 +469,26 @@ pub fn simulate(
             }
         }
     }
+    let calendar = calendar_of(conn, definition)?;
+    let hours = calendar.as_ref().map_or(Hours::Always, Hours::Business);
+    let occasion = Occasion {
+        now,
+        as_of: None,
+        settings,
+        stale: false,
+    };
     windows
         .into_iter()
         .map(|judged| {
-            let occasion = Occasion {
-                now,
-                as_of: None,
-                settings,
-                stale: false,
-            };
-            judge(conn, &definition.key, 0, definition, judged, occasion)
+            judge(
+                conn,
+                &definition.key,
+                0,
+                definition,
+                hours,
+                judged,
+                occasion,
+            )
         })
         .collect()
 }
