@@ -33,15 +33,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let media_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = read_body(req, payload, DEFAULT_JSON_LIMIT);
+        let body = json_body(req, payload);
         Box::pin(async move {
+            let (media_type, body) = body.await?;
             check_json_media_type(media_type.as_deref())?;
-            Ok(Self(parse(&body.await?)?))
+            Ok(Self(parse(&body)?))
         })
     }
 }
@@ -55,14 +51,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let media_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = read_body(req, payload, DEFAULT_JSON_LIMIT);
+        let body = json_body(req, payload);
         Box::pin(async move {
-            let body = body.await?;
+            let (media_type, body) = body.await?;
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(Self(None));
             }
@@ -71,6 +62,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
             Ok(Self(parse::<Option<T>>(&body)?))
         })
     }
+}
+
+/// The declared media type and the whole body (at most [`DEFAULT_JSON_LIMIT`] bytes).
+fn json_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<(Option<String>, BytesMut), AppError>> + 'static {
+    let media_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = read_body(req, payload, DEFAULT_JSON_LIMIT);
+    async move { Ok((media_type, body.await?)) }
 }
 
 fn check_json_media_type(media_type: Option<&str>) -> Result<(), AppError> {
