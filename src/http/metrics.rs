@@ -52,11 +52,6 @@ impl Metrics {
         })
     }
 
-    /// The registry, for other parts that add their own series.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
     fn render(&self) -> Vec<u8> {
         let mut buffer = Vec::new();
         // Encoding into a Vec fails only on invalid metric names, which are fixed here.

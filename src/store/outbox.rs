@@ -250,11 +250,3 @@ pub fn list(
     }
     Ok(query.load(conn)?.into_iter().map(to_message).collect())
 }
-
-/// How many messages are still pending.
-pub fn pending_count(conn: &mut DbConn) -> QueryResult<i64> {
-    outbox::table
-        .filter(outbox::status.eq("pending"))
-        .count()
-        .get_result(conn)
-}
