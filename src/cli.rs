@@ -63,6 +63,12 @@ pub enum Command {
         #[arg(long, default_value_t = 50_000)]
         batch: usize,
     },
+    /// Write a consistent copy of the embedded SQLite database to FILE, while accord runs
+    /// (PostgreSQL is backed up with pg_dump; see the README).
+    Backup {
+        /// Where the copy goes; must not exist yet.
+        file: std::path::PathBuf,
+    },
     /// Manage people.
     User {
         /// What to do with users.
@@ -148,6 +154,27 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Evaluate { at } => evaluate(config, clock, at).await,
+        Command::Backup { file } => {
+            if !matches!(config.database_url, crate::config::DatabaseUrl::Sqlite(_)) {
+                bail!(
+                    "accord backup copies the embedded SQLite database; back up PostgreSQL with \
+                     pg_dump --format=custom (see the README's Backups)"
+                );
+            }
+            if file.exists() {
+                bail!("{} exists already; choose a new file", file.display());
+            }
+            let (db, _, _) = prepare(&config, clock.as_ref(), false).await?;
+            let target = file.clone();
+            db.run(move |conn| Ok(store::backup_sqlite(conn, &target)?))
+                .await?;
+            eprintln!(
+                "accord: backed up {} to {}",
+                config.database_url.redacted(),
+                file.display()
+            );
+            Ok(())
+        }
         Command::Demo { no_serve } => demo(config, clock, no_serve).await,
         Command::Import {
             file,
@@ -300,9 +327,11 @@ async fn evaluate(config: Config, clock: Arc<dyn Clock>, at: Option<String>) -> 
                 .await?
         }
         None => {
-            db.run(move |conn| crate::service::evaluation::run_cycle(conn, now, settings, &links))
-                .await?
-                .written
+            db.run(move |conn| {
+                crate::service::evaluation::run_cycle(conn, now, settings, &links, None)
+            })
+            .await?
+            .written
         }
     };
     for e in &evaluations {

@@ -140,6 +140,9 @@ pub struct Config {
     pub max_attempts: i32,
     /// Verifies Slack's requests to the slash-command endpoint (`ACCORD_SLACK_SIGNING_SECRET`).
     pub slack_signing_secret: Option<Secret>,
+    /// How long a replica's claim on work (an SLA's evaluation, a message's delivery) lasts
+    /// before another replica may take it over (`ACCORD_LEASE`).
+    pub lease: Span,
 }
 
 fn span(var: &'static str, value: Option<String>, default: &str) -> Result<Span, ConfigError> {
@@ -323,8 +326,13 @@ impl Config {
         .map_err(|_| ConfigError::new("ACCORD_MAX_ATTEMPTS", "too large"))?;
 
         let slack_signing_secret = get("ACCORD_SLACK_SIGNING_SECRET").map(Secret::new);
+        let lease = span("ACCORD_LEASE", get("ACCORD_LEASE"), "5m")?;
+        if lease.as_delta() < chrono::Duration::seconds(1) {
+            return Err(ConfigError::new("ACCORD_LEASE", "must be at least 1s"));
+        }
 
         Ok(Self {
+            lease,
             slack_signing_secret,
             remind_every,
             smtp_url,

@@ -254,7 +254,7 @@ pub async fn prepare(
         .context("setting up the demo")?;
     let report = state
         .db
-        .run(move |conn| service::evaluation::run_cycle(conn, now, settings, &links))
+        .run(move |conn| service::evaluation::run_cycle(conn, now, settings, &links, None))
         .await?;
     let mut delivered = 0;
     for _ in 0..100 {

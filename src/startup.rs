@@ -68,12 +68,45 @@ pub struct Application {
     state: web::Data<AppState>,
     first_admin: Option<FirstAdmin>,
     deliverer: crate::email::Deliverer,
+    /// Held while serving an SQLite file, so that a second server on it is refused.
+    _sqlite_lock: Option<std::fs::File>,
+}
+
+/// On SQLite one server serves a database: replicas need PostgreSQL. A second `serve` on the
+/// same file is refused at start rather than left to compete for the scheduler and the outbox.
+/// The lock is the operating system's, so it is released when the process ends, however.
+fn lock_sqlite(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
+    let crate::config::DatabaseUrl::Sqlite(path) = &config.database_url else {
+        return Ok(None);
+    };
+    let mut lock_path = path.clone().into_os_string();
+    lock_path.push(".serve-lock");
+    let lock_path = std::path::PathBuf::from(lock_path);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another accord serve is already serving {}; on SQLite one server serves a database \
+             (run replicas on PostgreSQL)",
+            config.database_url.redacted()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("cannot lock {}", lock_path.display()))
+        }
+    }
 }
 
 impl Application {
     /// Prepares the database and binds `config.bind` (port 0 picks a free port).
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let deliverer = crate::email::Deliverer::from_config(&config)?;
+        config.ensure_data_dir()?;
+        let sqlite_lock = lock_sqlite(&config)?;
         let (db, jwt, first_admin) = prepare(&config, clock.as_ref(), true).await?;
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -92,6 +125,7 @@ impl Application {
             state,
             first_admin,
             deliverer,
+            _sqlite_lock: sqlite_lock,
         })
     }
 

@@ -10,9 +10,6 @@ use crate::email::Deliverer;
 use crate::startup::AppState;
 use crate::store;
 
-/// How long a claimed message is reserved for the dispatcher that claimed it.
-const LEASE_SECS: i64 = 300;
-
 /// When to try again after `attempts` failed ones: `base × 2^attempts`, at most an hour, with
 /// ±20 % jitter so that retries of many messages do not arrive together; `None` past the maximum.
 pub fn next_attempt(
@@ -39,19 +36,12 @@ pub async fn dispatch_once(
         .db
         .run(move |conn| Ok(store::outbox::due(conn, now, 50)?))
         .await?;
-    let mut handled = 0;
+    let (mut handled, lease) = (0, state.config.lease.as_delta());
     for message in due {
         let id = message.id.clone();
         let claimed = state
             .db
-            .run(move |conn| {
-                Ok(store::outbox::claim(
-                    conn,
-                    &id,
-                    now,
-                    chrono::Duration::seconds(LEASE_SECS),
-                )?)
-            })
+            .run(move |conn| Ok(store::outbox::claim(conn, &id, now, lease)?))
             .await?;
         if !claimed {
             continue;

@@ -11,9 +11,29 @@ use tokio::time::{MissedTickBehavior, interval};
 use crate::service;
 use crate::startup::AppState;
 
-/// Evaluates every active SLA each `ACCORD_EVAL_INTERVAL` until the server stops. A failed cycle
-/// is logged and the next one tries again; a slow one makes the next tick skip, never pile up.
+/// This process's name in claims: unique among replicas, and readable in the database.
+pub fn replica_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "host".into());
+    let random = uuid::Uuid::now_v7().simple().to_string();
+    format!(
+        "{host}/{}/{}",
+        std::process::id(),
+        &random[random.len() - 8..]
+    )
+}
+
+/// Evaluates every active SLA each `ACCORD_EVAL_INTERVAL` until the server stops, sharing the
+/// SLAs with any other replica through claims in the database. A failed cycle is logged and the
+/// next one tries again; a slow one makes the next tick skip, never pile up.
 pub async fn evaluate_periodically(state: web::Data<AppState>) {
+    let share = service::evaluation::Share {
+        owner: replica_name(),
+        lease: state.config.lease.as_delta(),
+        every: state.config.eval_interval.as_delta(),
+    };
+    tracing::info!(replica = %share.owner, "scheduler started");
     let mut ticks = interval(
         state
             .config
@@ -29,10 +49,12 @@ pub async fn evaluate_periodically(state: web::Data<AppState>) {
             state.config.evaluation(),
             state.config.links(),
         );
-        let started = std::time::Instant::now();
+        let (started, share) = (std::time::Instant::now(), share.clone());
         match state
             .db
-            .run(move |conn| service::evaluation::run_cycle(conn, now, settings, &links))
+            .run(move |conn| {
+                service::evaluation::run_cycle(conn, now, settings, &links, Some(&share))
+            })
             .await
         {
             Ok(report) => tracing::info!(

@@ -262,7 +262,7 @@ pub fn remind(
     now: DateTime<Utc>,
 ) -> Result<usize, AppError> {
     let mut sent = 0;
-    for mut breach in store::breaches::due_for_reminder(conn, now - every.as_delta())? {
+    for breach in store::breaches::due_for_reminder(conn, now - every.as_delta())? {
         let Some(sla) = store::slas::find_by_key(conn, &breach.sla)? else {
             continue;
         };
@@ -283,7 +283,11 @@ pub fn remind(
             links,
         );
         let (provider, consumer) = parties(conn, &agreement)?;
-        write_tx(conn, |conn| {
+        let reminded = write_tx(conn, |conn| {
+            // Another replica may have sent this reminder since the breach was read.
+            if !store::breaches::mark_reminded(conn, &breach.id, breach.last_reminded_at, now)? {
+                return Ok::<_, AppError>(false);
+            }
             notify::to_teams(
                 conn,
                 &facts,
@@ -291,10 +295,9 @@ pub fn remind(
                 &format!("breach.reminder:{}:{}", breach.id, now.timestamp()),
                 now,
             )?;
-            breach.last_reminded_at = Some(now);
-            Ok::<_, AppError>(store::breaches::update(conn, &breach)?)
+            Ok(true)
         })?;
-        sent += 1;
+        sent += usize::from(reminded);
     }
     Ok(sent)
 }

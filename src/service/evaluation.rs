@@ -302,6 +302,8 @@ pub fn evaluate_and_store(
     let results = judge_agreement(conn, agreement, now, None, settings)?;
     let sla_id = agreement.sla.id.clone();
     write_tx(conn, |conn| {
+        // Another evaluation of this SLA (a replica, a request) writes before or after, never between.
+        store::slas::lock_for_evaluation(conn, &sla_id)?;
         let mut written = Vec::new();
         for evaluation in results {
             let rolling = is_rolling(agreement, evaluation.version);
@@ -384,12 +386,27 @@ pub struct CycleReport {
     pub reminders: usize,
 }
 
-/// Evaluates every active SLA (and retired ones with periods still open to restatement) at `now`.
+/// How the scheduler of one replica shares the SLAs with the others: it evaluates an SLA only
+/// after claiming it in the database, and the SLA is next due `every` later, for whichever
+/// replica comes first.
+#[derive(Clone, Debug)]
+pub struct Share {
+    /// This replica's name in claims (host, process and a random part).
+    pub owner: String,
+    /// How long a claim lasts; a replica that dies holding one delays that SLA by at most this.
+    pub lease: Duration,
+    /// How often each SLA is evaluated (`ACCORD_EVAL_INTERVAL`).
+    pub every: Duration,
+}
+
+/// Evaluates every active SLA (and retired ones with periods still open to restatement) at `now`:
+/// all of them, or with a [`Share`] those due that this replica claims.
 pub fn run_cycle(
     conn: &mut DbConn,
     now: DateTime<Utc>,
     settings: Settings,
     links: &Links,
+    share: Option<&Share>,
 ) -> Result<CycleReport, AppError> {
     let mut report = CycleReport::default();
     for status in [SlaStatus::Active, SlaStatus::Retired] {
@@ -403,11 +420,33 @@ pub fn run_cycle(
             let Some(last) = page.last() else { break };
             after = Some(last.key.clone());
             for sla in page {
-                let agreement = store::slas::load(conn, sla)?;
+                let sla_id = sla.id.clone();
+                if let Some(share) = share
+                    && !store::slas::claim_evaluation(
+                        conn,
+                        &sla_id,
+                        &share.owner,
+                        now,
+                        share.lease,
+                    )?
+                {
+                    continue;
+                }
+                let evaluated = store::slas::load(conn, sla)
+                    .map_err(AppError::from)
+                    .and_then(|agreement| {
+                        evaluate_and_store(conn, &agreement, now, settings, links)
+                    });
+                if let Some(share) = share {
+                    store::slas::release_evaluation(
+                        conn,
+                        &sla_id,
+                        &share.owner,
+                        now + share.every,
+                    )?;
+                }
                 report.slas += 1;
-                report
-                    .written
-                    .extend(evaluate_and_store(conn, &agreement, now, settings, links)?);
+                report.written.extend(evaluated?);
             }
         }
     }

@@ -95,6 +95,28 @@ pub fn update(conn: &mut DbConn, breach: &Breach) -> QueryResult<()> {
     Ok(())
 }
 
+/// Records a reminder if the breach was last reminded at `previous` (`None`: never), so that
+/// of several replicas seeing the same due reminder exactly one sends it.
+pub fn mark_reminded(
+    conn: &mut DbConn,
+    id: &str,
+    previous: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let row = breaches::table
+        .filter(breaches::id.eq(id))
+        .filter(breaches::status.eq("open"));
+    let changed = match previous {
+        Some(at) => diesel::update(row.filter(breaches::last_reminded_at.eq(to_db_time(at))))
+            .set(breaches::last_reminded_at.eq(to_db_time(now)))
+            .execute(conn)?,
+        None => diesel::update(row.filter(breaches::last_reminded_at.is_null()))
+            .set(breaches::last_reminded_at.eq(to_db_time(now)))
+            .execute(conn)?,
+    };
+    Ok(changed == 1)
+}
+
 /// The breach of an SLA's period, if there is one.
 pub fn find_for_period(
     conn: &mut DbConn,

@@ -59,6 +59,16 @@ pub const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous 
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536; \
      PRAGMA wal_autocheckpoint = 16384;";
 
+/// Writes a consistent, compacted copy of an SQLite database to `file` (`VACUUM INTO`): a read
+/// transaction, so writers carry on meanwhile. The copy is a plain database file: restoring is
+/// putting it back in place while accord is stopped.
+pub fn backup_sqlite(conn: &mut DbConn, file: &std::path::Path) -> QueryResult<()> {
+    diesel::sql_query("VACUUM INTO ?")
+        .bind::<diesel::sql_types::Text, _>(file.to_string_lossy().into_owned())
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Opens one connection of the backend the URL names, with accord's session settings.
 pub fn connect(url: &DatabaseUrl) -> Result<DbConn, diesel::ConnectionError> {
     match url {

@@ -102,6 +102,9 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        eval_due_at -> Nullable<Timestamp>,
+        eval_claimed_by -> Nullable<Text>,
+        eval_claimed_until -> Nullable<Timestamp>,
     }
 }
 

@@ -107,6 +107,66 @@ pub fn lock(conn: &mut DbConn, sla_id: &str, now: DateTime<Utc>) -> QueryResult<
     Ok(changed == 1)
 }
 
+/// Takes the SLA's row lock without changing it, for writers that must not move `updated_at`
+/// (evaluations): two evaluations of one SLA then write their periods one after the other.
+pub fn lock_for_evaluation(conn: &mut DbConn, sla_id: &str) -> QueryResult<()> {
+    diesel::update(slas::table.find(sla_id))
+        .set(slas::eval_claimed_by.eq(slas::eval_claimed_by))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Claims the SLA's scheduled evaluation for `owner` until `now + lease`, if it is due and no
+/// live claim holds it. A conditional UPDATE: of several replicas asking at once, exactly one
+/// changes the row and gets `true`. A claim whose lease ran out (its replica died) is free again.
+pub fn claim_evaluation(
+    conn: &mut DbConn,
+    sla_id: &str,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+) -> QueryResult<bool> {
+    let at = to_db_time(now);
+    let changed = diesel::update(
+        slas::table
+            .filter(slas::id.eq(sla_id))
+            .filter(slas::eval_due_at.is_null().or(slas::eval_due_at.le(at)))
+            .filter(
+                slas::eval_claimed_until
+                    .is_null()
+                    .or(slas::eval_claimed_until.lt(at)),
+            ),
+    )
+    .set((
+        slas::eval_claimed_by.eq(owner),
+        slas::eval_claimed_until.eq(to_db_time(now + lease)),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Ends `owner`'s claim and sets when the SLA is next due; a claim taken over meanwhile by
+/// another replica is left alone.
+pub fn release_evaluation(
+    conn: &mut DbConn,
+    sla_id: &str,
+    owner: &str,
+    next_due: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(
+        slas::table
+            .filter(slas::id.eq(sla_id))
+            .filter(slas::eval_claimed_by.eq(owner)),
+    )
+    .set((
+        slas::eval_due_at.eq(to_db_time(next_due)),
+        slas::eval_claimed_by.eq(None::<String>),
+        slas::eval_claimed_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Writes the SLA's status and `updated_at`.
 pub fn update(conn: &mut DbConn, sla: &Sla) -> QueryResult<()> {
     diesel::update(slas::table.find(&sla.id))

@@ -1,119 +1,13 @@
 //! The `accord` binary itself: settings, commands, first start, restarts and SIGTERM.
 
-use std::collections::HashMap;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{Backend, TestDb, expect_status};
-
-fn accord(env: &HashMap<String, String>, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_accord"))
-        .args(args)
-        .env_clear()
-        .envs(env)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("accord runs");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// `accord serve` as a child process, killed if the test ends early.
-struct Served {
-    child: Child,
-    address: String,
-    log: PathBuf,
-}
-
-impl Served {
-    async fn start(env: &HashMap<String, String>, log: PathBuf) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut env = env.clone();
-        env.insert("ACCORD_BIND".into(), format!("127.0.0.1:{port}"));
-        env.insert("ACCORD_LOG".into(), "info".into());
-        let child = Command::new(env!("CARGO_BIN_EXE_accord"))
-            .arg("serve")
-            .env_clear()
-            .envs(&env)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("accord serve starts");
-        let served = Self {
-            child,
-            address: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !reqwest::get(format!("{}/readyz", served.address))
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-        {
-            assert!(
-                Instant::now() < deadline,
-                "accord did not become ready:\n{}",
-                served.output()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        served
-    }
-
-    fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Sends SIGTERM and waits for a clean exit.
-    async fn terminate(mut self) -> String {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let exit = loop {
-            if let Some(exit) = self.child.try_wait().unwrap() {
-                break exit;
-            }
-            assert!(Instant::now() < deadline, "accord did not stop on SIGTERM");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        let output = self.output();
-        assert!(exit.success(), "exit {exit:?} after SIGTERM:\n{output}");
-        assert!(output.contains("accord stopped"), "{output}");
-        output
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::process::{Served, accord, admin_token, call, text};
 
 #[test]
 fn bad_settings_fail_at_start_with_one_clear_line() {
@@ -415,43 +309,6 @@ async fn import_loads_batches_idempotently(backend: Backend) {
     served.terminate().await;
 }
 
-/// Signs in as the first admin of a served instance.
-async fn admin_token(served: &Served) -> String {
-    let client = reqwest::Client::new();
-    let body = json!({"email": "admin@accord.local", "password": crate::helpers::ADMIN_PASSWORD});
-    let response = client
-        .post(format!("{}/api/v1/auth/token", served.address))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    expect_status(response, StatusCode::OK).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-async fn call(
-    served: &Served,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: serde_json::Value,
-) -> serde_json::Value {
-    let client = reqwest::Client::new();
-    let response = client
-        .request(method, format!("{}{path}", served.address))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or_default()
-}
-
 /// Two teams, a head each, and an active daily count SLA over UTC (from `effective_from`, or today).
 async fn daily_sla(served: &Served, token: &str, effective_from: Option<&str>) {
     use reqwest::Method;
@@ -679,12 +536,7 @@ async fn a_message_survives_sigkill_and_arrives_once(backend: Backend) {
         assert!(Instant::now() < deadline, "no failed attempt: {pending}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut served = served;
-    Command::new("kill")
-        .args(["-KILL", &served.child.id().to_string()])
-        .status()
-        .unwrap();
-    served.child.wait().unwrap();
+    served.kill();
 
     let sink = crate::smtp::SmtpSink::start_on(port).await;
     let restarted = Served::start(&env, db.dir.path().join("second.log")).await;

@@ -93,6 +93,30 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Destroys the data, as a lost disk or a dropped database would: the SQLite file with its
+    /// journal, or the PostgreSQL database, recreated empty.
+    pub fn wipe(&self) {
+        match &self.postgres_name {
+            None => {
+                let file = self.url.trim_start_matches("sqlite://");
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{file}{suffix}"));
+                }
+            }
+            Some(name) => {
+                let mut conn = PgConnection::establish(&postgres_admin_url()).unwrap();
+                diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .unwrap();
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .unwrap();
+            }
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(name) = &self.postgres_name

@@ -5,10 +5,12 @@
 )]
 
 mod helpers;
+mod process;
 mod smtp;
 
 mod agreements;
 mod auth;
+mod backups;
 mod cli;
 mod conventions;
 mod engine;
@@ -17,4 +19,5 @@ mod events;
 mod notifications;
 mod operations;
 mod people;
+mod replicas;
 mod reports;

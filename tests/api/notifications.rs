@@ -574,7 +574,8 @@ async fn open_breaches_are_reminded(backend: Backend) {
     for _ in 0..2 {
         let mut conn = db.get().unwrap();
         let report =
-            accord::service::evaluation::run_cycle(&mut conn, later, settings, &links).unwrap();
+            accord::service::evaluation::run_cycle(&mut conn, later, settings, &links, None)
+                .unwrap();
         assert!(report.reminders <= 1);
     }
     assert_eq!(sink.wait_for("[accord] STILL OPEN", 2).await.len(), 2);
