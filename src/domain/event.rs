@@ -135,6 +135,14 @@ fn json_item(position: Position, bytes: &[u8]) -> Result<RawEvent, ItemProblem> 
             };
             problem(position, field, reason)
         })?;
+    // An NDJSON line holds one event: a second object after it would otherwise be dropped unread.
+    deserializer.end().map_err(|_| {
+        problem(
+            position,
+            "body",
+            "has more after the event; write one event a line",
+        )
+    })?;
     Ok(RawEvent {
         external_id: event.external_id,
         kind: event.kind,
@@ -447,6 +455,26 @@ mod tests {
         assert_eq!(seen[0], (Position::Index(0), Some("kind".to_string())));
         assert_eq!(seen[1].0, Position::Index(1));
         assert!(read_json(b"[{", |_, _| {}).is_err());
+    }
+
+    #[test]
+    fn ndjson_refuses_more_than_one_event_a_line() {
+        let event = r#"{"external_id":"a","kind":"lead.created","subject_id":"L","team":"m","occurred_at":"2026-11-02T08:00:00Z"}"#;
+        let text = format!("{event}{event}\n{event} x\n{event} \r\n");
+        let mut seen = Vec::new();
+        read_ndjson(text.as_bytes(), |p, r| {
+            seen.push((p, r.err().map(|e| e.field)));
+            true
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (Position::Line(1), Some("body".to_string())),
+                (Position::Line(2), Some("body".to_string())),
+                (Position::Line(3), None),
+            ]
+        );
     }
 
     #[test]
