@@ -185,11 +185,13 @@ pub struct ListFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-fn encode_position(event: &StoredEvent) -> String {
+/// The `GET /events` sort key of `event`, as the page cursor carries it: `micros|id`.
+pub fn encode_position(event: &StoredEvent) -> String {
     format!("{}|{}", event.occurred_at.timestamp_micros(), event.id)
 }
 
-fn decode_position(text: &str) -> Option<(NaiveDateTime, i64)> {
+/// Reads a sort key written by [`encode_position`]; `None` when it is not one.
+pub fn decode_position(text: &str) -> Option<(NaiveDateTime, i64)> {
     let (micros, id) = text.split_once('|')?;
     Some((
         DateTime::from_timestamp_micros(micros.parse().ok()?)?.naive_utc(),

@@ -1,0 +1,35 @@
+//! `POST /events` with `application/json`: one object or an array of them.
+#![no_main]
+
+use accord::domain::event;
+use libfuzzer_sys::fuzz_target;
+
+mod common;
+
+fuzz_target!(|data: &[u8]| {
+    let mut items = common::Items::new();
+    let read = event::read_json(data, |position, item| items.push((position, item)));
+    if read.is_err() {
+        assert!(items.is_empty(), "an unreadable upload hands over nothing");
+        return;
+    }
+    common::check_items(&items);
+
+    // Every event read writes back as JSON that reads as the same event.
+    let events = common::events(&items);
+    let array = format!(
+        "[{}]",
+        events
+            .iter()
+            .map(common::to_json)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut again = Vec::new();
+    event::read_json(array.as_bytes(), |_, item| again.push(item)).expect("written JSON reads");
+    let again: Vec<_> = again
+        .into_iter()
+        .map(|item| item.expect("a written event reads"))
+        .collect();
+    assert_eq!(again, events);
+});
