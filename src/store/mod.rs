@@ -139,6 +139,9 @@ impl Db {
         let pool = Pool::builder()
             .max_size(max_size)
             .min_idle(Some(0))
+            // backend: an SQLite connection is a file handle that does not go stale, so it is
+            // not tested with a `SELECT 1` on every checkout as a server connection is.
+            .test_on_check_out(backend == Backend::Postgres)
             .connection_timeout(Duration::from_secs(10))
             .build(ConnectionManager { url: url.clone() })
             .with_context(|| format!("cannot open {}", url.redacted()))?;
