@@ -5,9 +5,8 @@ use serde::Serialize;
 
 use crate::auth::Principal;
 use crate::auth::policy::Action;
-use crate::domain::agreement::Agreement;
 use crate::domain::evaluation::{Evaluation, Status};
-use crate::domain::sla::{Metric, SlaStatus};
+use crate::domain::sla::Metric;
 use crate::error::AppError;
 use crate::store::slas::SlaFilter;
 use crate::store::{self, DbConn};
@@ -46,17 +45,6 @@ fn team_id(conn: &mut DbConn, slug: Option<&str>) -> Result<Option<String>, AppE
     }
 }
 
-fn active(conn: &mut DbConn, team: Option<&str>) -> Result<Vec<Agreement>, AppError> {
-    let filter = SlaFilter {
-        status: Some(SlaStatus::Active),
-        team_id: team_id(conn, team)?,
-    };
-    let slas = store::slas::list(conn, &filter, None, i64::MAX)?;
-    slas.into_iter()
-        .map(|sla| Ok(store::slas::load(conn, sla)?))
-        .collect()
-}
-
 /// Every active SLA's current period, optionally only where `team` is a party.
 pub fn board(
     conn: &mut DbConn,
@@ -64,40 +52,78 @@ pub fn board(
     team: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<StatusLine>, AppError> {
-    actor.authorize(Action::ReadSlas)?;
-    let mut lines = Vec::new();
-    for agreement in active(conn, team)? {
-        let Some(version) = agreement.current(now) else {
-            continue;
+    may_read_board(actor)?;
+    Ok(board_until(conn, team, now)?.0)
+}
+
+/// `Ok` when `actor` may read the status board.
+pub fn may_read_board(actor: &Principal) -> Result<(), AppError> {
+    actor.authorize(Action::ReadSlas)
+}
+
+/// The status board (see [`board`]) without the permission check, and the first instant after
+/// `now` at which it could read differently without any change to the database: a version of a
+/// listed SLA starting or ending, or an evaluation's period starting or ending.
+///
+/// Read in one transaction, so the board is one snapshot of the database: an evaluation cycle
+/// committing meanwhile shows either before or after, never half of it.
+pub fn board_until(
+    conn: &mut DbConn,
+    team: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<StatusLine>, Option<DateTime<Utc>>), AppError> {
+    store::read_tx(conn, |conn| {
+        let team_id = team_id(conn, team)?;
+        let mut until = store::status::next_period_start(conn, now)?;
+        let mut later = |at: Option<DateTime<Utc>>| {
+            if let Some(at) = at.filter(|at| *at > now) {
+                until = Some(until.map_or(at, |until| until.min(at)));
+            }
         };
-        let definition = &version.definition;
-        let evaluation =
-            store::evaluations::covering(conn, &agreement.sla.id, &agreement.sla.key, now)?;
-        let overdue = match definition.metric {
-            Metric::ResponseTime { .. } => Some(
-                evaluation
-                    .as_ref()
-                    .and_then(|e| e.details["missed"].as_u64())
-                    .unwrap_or(0),
-            ),
-            _ => None,
-        };
-        let period = evaluation
-            .as_ref()
-            .map(|e| crate::domain::breach::period_label(definition, e.period_start, e.period_end));
-        lines.push(StatusLine {
-            period,
-            sla: agreement.sla.key.clone(),
-            name: definition.name.clone(),
-            provider: agreement.sla.provider.slug.clone(),
-            consumer: agreement.sla.consumer.slug.clone(),
-            evaluation,
-            target: definition.objective.target,
-            op: definition.objective.op.as_str(),
-            overdue,
-        });
-    }
-    Ok(lines)
+        let mut lines = Vec::new();
+        for agreement in store::status::active_agreements(conn)? {
+            if team_id.as_ref().is_some_and(|id| {
+                *id != agreement.sla.provider.id && *id != agreement.sla.consumer.id
+            }) {
+                continue;
+            }
+            for version in &agreement.versions {
+                later(version.effective_from);
+                later(version.effective_until);
+            }
+            let Some(version) = agreement.current(now) else {
+                continue;
+            };
+            let definition = &version.definition;
+            let evaluation =
+                store::evaluations::covering(conn, &agreement.sla.id, &agreement.sla.key, now)?;
+            later(evaluation.as_ref().map(|e| e.period_end));
+            let overdue = match definition.metric {
+                Metric::ResponseTime { .. } => Some(
+                    evaluation
+                        .as_ref()
+                        .and_then(|e| e.details["missed"].as_u64())
+                        .unwrap_or(0),
+                ),
+                _ => None,
+            };
+            let period = evaluation.as_ref().map(|e| {
+                crate::domain::breach::period_label(definition, e.period_start, e.period_end)
+            });
+            lines.push(StatusLine {
+                period,
+                sla: agreement.sla.key.clone(),
+                name: definition.name.clone(),
+                provider: agreement.sla.provider.slug.clone(),
+                consumer: agreement.sla.consumer.slug.clone(),
+                evaluation,
+                target: definition.objective.target,
+                op: definition.objective.op.as_str(),
+                overdue,
+            });
+        }
+        Ok((lines, until))
+    })
 }
 
 /// Per SLA over a range: closed periods met and breached, the compliance rate and the streak.

@@ -14,6 +14,7 @@ pub mod schema;
 pub mod service_tokens;
 pub mod settings;
 pub mod slas;
+pub mod status;
 pub mod teams;
 pub mod users;
 
@@ -235,6 +236,17 @@ where
             Err(error)
         }
     }
+}
+
+/// Runs `f` in a read transaction, so that its statements see one snapshot of the database.
+///
+/// backend: on SQLite the transaction is deferred and takes no write lock; its statements also
+/// skip taking and dropping a WAL read lock each.
+pub fn read_tx<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    conn.transaction(f)
 }
 
 /// A timestamp as stored: UTC, cut to microseconds so both backends read back the same value.
