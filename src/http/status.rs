@@ -122,30 +122,49 @@ pub async fn get_status(
     query: web::Query<StatusQuery>,
 ) -> Result<HttpResponse, AppError> {
     let StatusQuery { team, format } = query.into_inner();
+    service::reports::may_read_board(&principal)?;
     let now = state.clock.now();
-    let lines = state
+    let (text, content_type) = match format.as_deref() {
+        None | Some("json") => (false, "application/json"),
+        Some("text") => (true, "text/plain; charset=utf-8"),
+        Some(other) => {
+            // An unknown team is reported first, as for a good format.
+            state
+                .db
+                .run(move |conn| service::reports::board_until(conn, team.as_deref(), now))
+                .await?;
+            return Err(AppError::BadRequest(format!(
+                "format must be json or text, not {other:?}"
+            )));
+        }
+    };
+    // Bots poll this: the answer is kept while nothing is committed to the database and no
+    // period or version starts or ends (see `store::memo`); the caller is checked every time.
+    let key = format!("status {text} {team:?}");
+    let body = state
         .db
-        .run(move |conn| service::reports::board(conn, &principal, team.as_deref(), now))
+        .run_memo(key, now, move |conn| {
+            let (lines, until) = service::reports::board_until(conn, team.as_deref(), now)?;
+            let body = if text {
+                lines
+                    .iter()
+                    .map(|l| text_line(l) + "\n")
+                    .collect::<String>()
+            } else {
+                let items: Vec<StatusLineResponse> =
+                    lines.into_iter().map(StatusLineResponse::from).collect();
+                serde_json::to_string(&super::pagination::ListResponse {
+                    items,
+                    next_cursor: None,
+                })
+                .map_err(|e| AppError::Unexpected(e.into()))?
+            };
+            Ok((web::Bytes::from(body), until))
+        })
         .await?;
-    match format.as_deref() {
-        None | Some("json") => {
-            let items: Vec<StatusLineResponse> =
-                lines.into_iter().map(StatusLineResponse::from).collect();
-            Ok(HttpResponse::Ok().json(super::pagination::ListResponse {
-                items,
-                next_cursor: None,
-            }))
-        }
-        Some("text") => {
-            let text: String = lines.iter().map(|l| text_line(l) + "\n").collect();
-            Ok(HttpResponse::Ok()
-                .content_type("text/plain; charset=utf-8")
-                .body(text))
-        }
-        Some(other) => Err(AppError::BadRequest(format!(
-            "format must be json or text, not {other:?}"
-        ))),
-    }
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .body(web::Bytes::clone(&body)))
 }
 
 /// `GET /reports/compliance` range.

@@ -9,6 +9,7 @@ pub mod calendars;
 pub mod evaluations;
 pub mod events;
 pub mod measure;
+pub mod memo;
 pub mod outbox;
 pub mod schema;
 pub mod service_tokens;
@@ -119,6 +120,7 @@ impl ManageConnection for ConnectionManager {
 pub struct Db {
     pool: Pool<ConnectionManager>,
     backend: Backend,
+    memo: Option<std::sync::Arc<memo::Memo>>,
 }
 
 impl Db {
@@ -129,7 +131,11 @@ impl Db {
             DatabaseUrl::Sqlite(_) => Backend::Sqlite,
             DatabaseUrl::Postgres(_) => Backend::Postgres,
         };
-        drop(connect(url).with_context(|| format!("cannot open {}", url.redacted()))?);
+        // On SQLite this first connection stays, to watch for commits (see `memo`).
+        let memo = match connect(url).with_context(|| format!("cannot open {}", url.redacted()))? {
+            DbConn::Sqlite(watch) => Some(std::sync::Arc::new(memo::Memo::new(watch))),
+            DbConn::Postgres(_) => None,
+        };
         // SQLite has one writer at a time: a few connections are enough, and more only queue.
         // No idle minimum: the pool then never opens connections in the background, which a
         // short-lived command could be tearing down (TLS and libpq state) while it exits.
@@ -146,7 +152,11 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .build(ConnectionManager { url: url.clone() })
             .with_context(|| format!("cannot open {}", url.redacted()))?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            memo,
+        })
     }
 
     /// The backend behind this pool.
