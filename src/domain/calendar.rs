@@ -57,10 +57,30 @@ pub struct CalendarInput {
     pub timezone: String,
     /// `{"mon": [["09:00", "12:30"], ["13:30", "17:00"]], …}`; absent days are closed.
     #[serde(default)]
+    #[schema(schema_with = hours_schema)]
     pub hours: BTreeMap<String, Vec<(String, String)>>,
     /// Closed local dates, `YYYY-MM-DD`.
     #[serde(default)]
     pub holidays: Vec<String>,
+}
+
+/// The schema of weekly hours: weekday → ranges, each a pair `["HH:MM", "HH:MM"]`.
+///
+/// Written by hand: a Rust tuple is described with 3.0's `items: [...]`, which is not valid in
+/// OpenAPI 3.1; a pair of strings is an array of exactly two.
+pub fn hours_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let range = ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String))
+        .min_items(Some(2))
+        .max_items(Some(2));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(ArrayBuilder::new().items(range)))
+        .description(Some(
+            "Weekly hours by day (`mon` … `sun`): ranges `[start, end]` of local times `HH:MM`",
+        ))
+        .build()
 }
 
 fn parse_time(text: &str) -> Option<DaySecond> {

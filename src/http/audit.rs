@@ -29,6 +29,7 @@ pub struct AuditQuery {
     /// Entries before this instant (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     /// Items per page, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -83,6 +83,7 @@ pub struct BreachQuery {
     /// An SLA's key.
     pub sla: Option<String>,
     /// Items per page, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -276,6 +277,7 @@ pub struct NotificationQuery {
     /// `pending`, `sent` or `failed`.
     pub status: Option<String>,
     /// Items per page, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

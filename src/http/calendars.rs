@@ -24,6 +24,7 @@ pub struct CalendarResponse {
     /// IANA time zone.
     pub timezone: String,
     /// Weekly hours by day; absent days are closed.
+    #[schema(schema_with = crate::domain::calendar::hours_schema)]
     pub hours: BTreeMap<String, Vec<(String, String)>>,
     /// Closed dates.
     pub holidays: Vec<NaiveDate>,

@@ -130,13 +130,15 @@ pub struct EventQuery {
     /// Occurred before (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     /// Items per page, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 /// Events in the order they happened.
-#[utoipa::path(tag = "events", params(EventQuery), security(("bearer" = [])), responses((status = 200, body = ListResponse<EventResponse>)))]
+#[utoipa::path(tag = "events", params(EventQuery), security(("bearer" = [])), responses(
+    (status = 200, body = ListResponse<EventResponse>), (status = 422, body = Problem)))]
 #[get("/events")]
 pub async fn list_events(
     state: web::Data<AppState>,

@@ -1,14 +1,111 @@
 //! The OpenAPI document: paths and schemas are collected from the handlers at start.
 
 use actix_web::{HttpResponse, web};
+use anyhow::Context;
+use serde_json::{Map, Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::Problem;
+use crate::error::{AppError, Problem};
 
-/// `GET /api/v1/openapi.json`: the document built from the routes at start.
-pub async fn serve_openapi(document: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
-    HttpResponse::Ok().json(document.get_ref())
+/// `GET /api/v1/openapi.json`: the document built from the routes at start, with the answers
+/// every operation shares (see [`add_shared_answers`]).
+pub async fn serve_openapi(
+    document: web::Data<utoipa::openapi::OpenApi>,
+) -> Result<HttpResponse, AppError> {
+    let mut document = serde_json::to_value(document.get_ref()).context("OpenAPI document")?;
+    add_shared_answers(&mut document);
+    Ok(HttpResponse::Ok().json(document))
+}
+
+const PROBLEM_SCHEMA: &str = "#/components/schemas/Problem";
+
+/// Completes each operation with what the extractors answer for every handler alike, so that
+/// the handlers' annotations list only their own outcomes: errors are `application/problem+json`;
+/// a token-protected operation may answer 401; one with parameters or a body 400 (a malformed
+/// query, path or body); one with a path parameter 404; one with a JSON body 413 (over the
+/// limit), 415 (another media type) and 422 (a field of the wrong type, unknown or missing).
+pub fn add_shared_answers(document: &mut Value) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let has_path_parameter = path.contains('{');
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for method in ["get", "put", "post", "delete", "patch"] {
+            if let Some(operation) = item.get_mut(method).and_then(Value::as_object_mut) {
+                complete_operation(operation, has_path_parameter);
+            }
+        }
+    }
+}
+
+fn complete_operation(operation: &mut Map<String, Value>, has_path_parameter: bool) {
+    let is_protected = operation
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|requirements| requirements.iter().any(|r| r != &json!({})));
+    let has_parameters = operation
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|p| !p.is_empty());
+    let body_types: Vec<String> = operation
+        .get("requestBody")
+        .and_then(|b| b.get("content"))
+        .and_then(Value::as_object)
+        .map(|content| content.keys().cloned().collect())
+        .unwrap_or_default();
+    let has_json_body = body_types.iter().any(|t| t == "application/json");
+    let responses = operation
+        .entry("responses")
+        .or_insert_with(|| json!({}))
+        .as_object_mut();
+    let Some(responses) = responses else { return };
+    for response in responses.values_mut() {
+        as_problem_json(response);
+    }
+    let mut add = |status: &str, description: &str| {
+        responses.entry(status).or_insert_with(|| {
+            json!({"description": description,
+                   "content": {"application/problem+json": {"schema": {"$ref": PROBLEM_SCHEMA}}}})
+        });
+    };
+    if has_parameters || !body_types.is_empty() {
+        add("400", "The query, path or body could not be read");
+    }
+    if is_protected {
+        add("401", "No bearer token, or one that does not check out");
+    }
+    if has_path_parameter {
+        add("404", "No such thing");
+    }
+    if has_json_body {
+        add("413", "The body is over the limit");
+        add(
+            "415",
+            "The body is in a format this operation does not read",
+        );
+        add(
+            "422",
+            "A field has the wrong type, is unknown or is missing, or breaks a rule",
+        );
+    }
+}
+
+/// Problems are sent as `application/problem+json`, whatever media type the annotation defaulted to.
+fn as_problem_json(response: &mut Value) {
+    let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let is_problem = content
+        .get("application/json")
+        .and_then(|c| c.pointer("/schema/$ref"))
+        .is_some_and(|r| r == PROBLEM_SCHEMA);
+    if is_problem && let Some(problem) = content.remove("application/json") {
+        content.insert("application/problem+json".into(), problem);
+    }
 }
 
 /// The parts of the document not derived from handlers.

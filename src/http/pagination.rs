@@ -17,6 +17,7 @@ pub const MAX_LIMIT: usize = 1000;
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Items per page, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -17,8 +17,9 @@ use crate::startup::AppState;
 const MAX_SKEW_SECS: i64 = 300;
 
 /// The form Slack posts (fields accord reads; the rest is ignored).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Command {
+    /// What follows the slash command: `status [team|sla]`, `breaches`, `overdue <sla>`, `help`.
     #[serde(default)]
     text: String,
 }
@@ -66,8 +67,14 @@ fn message(title: &str, body: &str) -> serde_json::Value {
 
 /// Answers a slash command (`status [team|sla]`, `breaches`, `overdue <sla>`, `help`) as Slack
 /// message JSON; anything else gets the help.
-#[utoipa::path(tag = "reports", request_body(content = String, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Slack message JSON"), (status = 401, body = crate::error::Problem)))]
+#[utoipa::path(tag = "reports", request_body(content = Command, content_type = "application/x-www-form-urlencoded"),
+    params(
+        ("X-Slack-Request-Timestamp" = String, Header, description = "Unix time of the request, within five minutes of the server's"),
+        ("X-Slack-Signature" = String, Header, description = "`v0=` hex HMAC-SHA256 of `v0:{timestamp}:{body}` with the signing secret"),
+    ),
+    responses((status = 200, description = "Slack message JSON"), (status = 401, body = crate::error::Problem),
+        (status = 413, description = "The form is over 64 KiB", body = crate::error::Problem),
+        (status = 503, description = "Off: ACCORD_SLACK_SIGNING_SECRET is not set", body = crate::error::Problem)))]
 #[post("/integrations/slack/command")]
 pub async fn slack_command(
     state: web::Data<AppState>,

@@ -216,6 +216,7 @@ pub struct SlaQuery {
     /// Team slug, provider or consumer.
     pub team: Option<String>,
     /// Items per page, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -241,7 +242,8 @@ pub async fn create_sla(
 }
 
 /// Lists SLAs by key.
-#[utoipa::path(tag = "slas", params(SlaQuery), security(("bearer" = [])), responses((status = 200, body = ListResponse<SlaResponse>)))]
+#[utoipa::path(tag = "slas", params(SlaQuery), security(("bearer" = [])), responses(
+    (status = 200, body = ListResponse<SlaResponse>), (status = 422, body = Problem)))]
 #[get("/slas")]
 pub async fn list_slas(
     state: web::Data<AppState>,

@@ -114,7 +114,8 @@ pub(crate) fn text_line(line: &StatusLine) -> String {
 
 /// Every active SLA's current period: JSON, or `?format=text` for chat bots.
 #[utoipa::path(tag = "reports", params(StatusQuery), security(("bearer" = [])), responses(
-    (status = 200, body = super::pagination::ListResponse<StatusLineResponse>), (status = 422, body = Problem)))]
+    (status = 200, content((super::pagination::ListResponse<StatusLineResponse> = "application/json"), (String = "text/plain"))),
+    (status = 422, body = Problem)))]
 #[get("/status")]
 pub async fn get_status(
     state: web::Data<AppState>,
@@ -226,7 +227,8 @@ impl From<Compliance> for ComplianceResponse {
 
 /// Compliance per SLA over a range, as JSON or, with `Accept: text/csv`, CSV.
 #[utoipa::path(tag = "reports", params(ComplianceQuery), security(("bearer" = [])), responses(
-    (status = 200, body = super::pagination::ListResponse<ComplianceResponse>), (status = 422, body = Problem)))]
+    (status = 200, content((super::pagination::ListResponse<ComplianceResponse> = "application/json"), (String = "text/csv"))),
+    (status = 422, body = Problem)))]
 #[get("/reports/compliance")]
 pub async fn compliance_report(
     state: web::Data<AppState>,

@@ -160,7 +160,8 @@ pub async fn get_user(
 
 /// Changes an account (admin, a head of its team; anyone their own name and password).
 #[utoipa::path(tag = "users", request_body = UpdateUserRequest, security(("bearer" = [])), responses(
-    (status = 200, body = UserResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    (status = 200, body = UserResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+    (status = 422, body = Problem)))]
 #[patch("/users/{id}")]
 pub async fn update_user(
     state: web::Data<AppState>,

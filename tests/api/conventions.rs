@@ -206,9 +206,52 @@ async fn user_lists_page_in_creation_order(app: TestApp) {
     assert!(created.iter().all(|id| ids.contains(id)));
 }
 
+async fn the_document_lists_the_answers_every_operation_shares(app: TestApp) {
+    let doc = expect_status(
+        app.client
+            .get(app.url("/api/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let operation = |path: &str, method: &str| doc["paths"][path][method].clone();
+    let problem = json!({"schema": {"$ref": "#/components/schemas/Problem"}});
+    let create_team = operation("/api/v1/teams", "post");
+    for status in ["400", "401", "403", "409", "413", "415", "422"] {
+        let response = &create_team["responses"][status];
+        assert_eq!(
+            response["content"]["application/problem+json"], problem,
+            "POST /teams {status}: {response}"
+        );
+        assert!(response["content"].get("application/json").is_none());
+    }
+    let get_team = operation("/api/v1/teams/{slug}", "get");
+    for status in ["400", "401", "404"] {
+        assert!(get_team["responses"][status].is_object(), "{status}");
+    }
+    // Without a token or parameters there is nothing to refuse.
+    let healthz = operation("/healthz", "get");
+    assert!(healthz["responses"].get("401").is_none());
+    assert!(healthz["responses"].get("400").is_none());
+    let limit = operation("/api/v1/teams", "get")["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .cloned()
+        .unwrap();
+    assert_eq!(limit["schema"]["minimum"], 1);
+    assert_eq!(limit["schema"]["maximum"], 1000);
+    let status = operation("/api/v1/status", "get");
+    assert!(status["responses"]["200"]["content"]["text/plain"].is_object());
+}
+
 on_both_backends!(
     bad_bodies_get_a_useful_4xx_and_change_nothing,
     unknown_routes_and_bad_paths_are_problems,
     lists_page_with_an_opaque_cursor,
     user_lists_page_in_creation_order,
+    the_document_lists_the_answers_every_operation_shares,
 );
