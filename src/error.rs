@@ -43,6 +43,14 @@ pub enum AppError {
     /// 403: authenticated, but the role does not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// 405: the path exists, not with this method; lists the methods it takes (`Allow`).
+    #[error("{method} is not allowed here; use {allow}")]
+    MethodNotAllowed {
+        /// The method of the request.
+        method: String,
+        /// The methods the path takes, comma-separated, as the `Allow` header says them.
+        allow: String,
+    },
     /// 409: a duplicate key or a state that does not allow the change.
     #[error("{0}")]
     Conflict(String),
@@ -95,6 +103,7 @@ impl AppError {
             Self::NotFound(_) => ("not-found", "Not Found"),
             Self::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             Self::Forbidden(_) => ("forbidden", "Forbidden"),
+            Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method Not Allowed"),
             Self::Conflict(_) => ("conflict", "Conflict"),
             Self::PayloadTooLarge(_) => ("payload-too-large", "Payload Too Large"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported Media Type"),
@@ -134,6 +143,7 @@ impl ResponseError for AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -176,6 +186,11 @@ impl ResponseError for AppError {
         response.content_type("application/problem+json");
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if let Self::MethodNotAllowed { allow, .. } = self
+            && let Ok(allow) = HeaderValue::from_str(allow)
+        {
+            response.insert_header((header::ALLOW, allow));
         }
         response.json(problem)
     }

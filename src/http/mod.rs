@@ -19,7 +19,7 @@ pub mod status;
 pub mod teams;
 pub mod users;
 
-use actix_web::web;
+use actix_web::{HttpRequest, web};
 
 use crate::error::AppError;
 
@@ -35,9 +35,64 @@ pub fn path_config() -> web::PathConfig {
         .error_handler(|err, _| AppError::BadRequest(format!("path: {err}")).into())
 }
 
-/// The answer for a path that matches no route.
-pub async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
-    Err(AppError::NotFound("route"))
+/// The answer for a request that no route takes: 405 with the methods it does take when the path
+/// is one of the API's (as the OpenAPI document lists them), else 404.
+pub async fn not_found(
+    req: HttpRequest,
+    document: Option<web::Data<utoipa::openapi::OpenApi>>,
+) -> Result<actix_web::HttpResponse, AppError> {
+    let allowed = document
+        .map(|document| allowed_methods(&document, req.path()))
+        .unwrap_or_default();
+    if allowed.is_empty() {
+        return Err(AppError::NotFound("route"));
+    }
+    Err(AppError::MethodNotAllowed {
+        method: req.method().to_string(),
+        allow: allowed.join(", "),
+    })
+}
+
+/// The methods of every path template in `document` that `path` fits (`{name}` takes one
+/// non-empty segment).
+fn allowed_methods(document: &utoipa::openapi::OpenApi, path: &str) -> Vec<&'static str> {
+    let fits = |template: &str| {
+        let (mut t, mut p) = (template.split('/'), path.split('/'));
+        loop {
+            match (t.next(), p.next()) {
+                (None, None) => return true,
+                (Some(t), Some(p)) if t.starts_with('{') && !p.is_empty() => {}
+                (Some(t), Some(p)) if t == p => {}
+                _ => return false,
+            }
+        }
+    };
+    // A literal path (`/slas/simulate`) is that resource alone, not also a `/slas/{key}`.
+    let items: Vec<_> = match document.paths.paths.get(path) {
+        Some(item) => vec![item],
+        None => document
+            .paths
+            .paths
+            .iter()
+            .filter(|(t, _)| fits(t))
+            .map(|(_, item)| item)
+            .collect(),
+    };
+    let mut allowed = Vec::new();
+    for item in items {
+        for (method, operation) in [
+            ("GET", &item.get),
+            ("PUT", &item.put),
+            ("POST", &item.post),
+            ("DELETE", &item.delete),
+            ("PATCH", &item.patch),
+        ] {
+            if operation.is_some() && !allowed.contains(&method) {
+                allowed.push(method);
+            }
+        }
+    }
+    allowed
 }
 
 /// Deserializes a field that may be absent (leave as is), `null` (clear) or a value (set).

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{TestApp, expect_problem, expect_status};
@@ -206,6 +206,45 @@ async fn user_lists_page_in_creation_order(app: TestApp) {
     assert!(created.iter().all(|id| ids.contains(id)));
 }
 
+async fn a_known_path_with_another_method_is_405_with_allow(app: TestApp) {
+    for (method, path, allow) in [
+        (Method::PUT, "/api/v1/teams", "GET, POST"),
+        (Method::DELETE, "/api/v1/teams/sales", "GET, PATCH"),
+        (Method::DELETE, "/api/v1/slas/simulate", "POST"),
+        (Method::OPTIONS, "/api/v1/users/me", "GET"),
+        (Method::POST, "/healthz", "GET"),
+    ] {
+        let response = app
+            .request(method.clone(), path, Some(app.admin()), None)
+            .await;
+        let allowed = response
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_string());
+        let problem = expect_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
+        assert_eq!(problem["type"], "/problems/method-not-allowed");
+        assert_eq!(allowed.as_deref(), Some(allow), "{method} {path}");
+    }
+    // A path that is none of the API's is still a 404, whatever the method.
+    expect_problem(
+        app.request(Method::PUT, "/api/v1/nothing-here", Some(app.admin()), None)
+            .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    expect_problem(
+        app.request(
+            Method::PUT,
+            "/api/v1/teams/sales/extra",
+            Some(app.admin()),
+            None,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
 async fn the_document_lists_the_answers_every_operation_shares(app: TestApp) {
     let doc = expect_status(
         app.client
@@ -253,5 +292,6 @@ on_both_backends!(
     unknown_routes_and_bad_paths_are_problems,
     lists_page_with_an_opaque_cursor,
     user_lists_page_in_creation_order,
+    a_known_path_with_another_method_is_405_with_allow,
     the_document_lists_the_answers_every_operation_shares,
 );
