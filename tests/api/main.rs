@@ -16,6 +16,7 @@ mod conventions;
 mod engine;
 mod evaluations;
 mod events;
+mod hostile;
 mod notifications;
 mod operations;
 mod people;
