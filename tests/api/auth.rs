@@ -2,9 +2,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use sha2::Sha256;
 
 use crate::helpers::{ADMIN_EMAIL, JWT_SECRET, PASSWORD, TestApp, expect_problem, expect_status};
 use crate::on_both_backends;
@@ -247,6 +249,139 @@ async fn a_revoked_service_token_is_refused_on_its_next_request(app: TestApp) {
     assert!(listed["items"][0]["revoked_at"].is_string());
 }
 
+/// A token with any header, HMAC-SHA256-signed with `secret` whatever the header says.
+fn sign_raw(header: &Value, claims: &Value, secret: &str) -> String {
+    let signed = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(signed.as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{signed}.{signature}")
+}
+
+/// Replaces the payload of a signed token, keeping its header and signature.
+fn with_payload(token: &str, claims: &Value) -> String {
+    let [header, _, signature]: [&str; 3] =
+        token.split('.').collect::<Vec<_>>().try_into().unwrap();
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{header}.{payload}.{signature}")
+}
+
+async fn other_algorithms_in_the_header_are_401(app: TestApp) {
+    let claims = claims(&admin_id(&app).await, json!({}));
+    // The control: this is how accord signs, and it is accepted.
+    let good = sign_raw(&json!({"alg": "HS256", "typ": "JWT"}), &claims, JWT_SECRET);
+    expect_status(app.get("/api/v1/teams", &good).await, StatusCode::OK).await;
+
+    // The right secret and a valid HMAC, under a header naming an asymmetric algorithm (the
+    // confusion attack: a verifier that trusts the header might check it with a public key).
+    for alg in ["RS256", "RS512", "PS256", "ES256", "ES384", "EdDSA"] {
+        let token = sign_raw(&json!({"alg": alg, "typ": "JWT"}), &claims, JWT_SECRET);
+        assert_refused(&app, &token, alg).await;
+    }
+    // `none` in other spellings, and an unsigned HS256 header.
+    let unsigned = |alg: &str| {
+        format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(json!({"alg": alg, "typ": "JWT"}).to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        )
+    };
+    for alg in ["None", "NONE", "nOnE", "HS256"] {
+        assert_refused(&app, &unsigned(alg), &format!("unsigned {alg}")).await;
+    }
+    // A header without any algorithm, and one pointing at a key of the attacker's.
+    assert_refused(
+        &app,
+        &sign_raw(&json!({"typ": "JWT"}), &claims, JWT_SECRET),
+        "no alg",
+    )
+    .await;
+    assert_refused(
+        &app,
+        &sign_raw(
+            &json!({"alg": "RS256", "jku": "http://127.0.0.1:9/keys.json", "kid": "attacker"}),
+            &claims,
+            "attacker-secret-attacker-secret-!!",
+        ),
+        "jku",
+    )
+    .await;
+}
+
+async fn claims_changed_without_re_signing_are_401(app: TestApp) {
+    app.create_team("sales").await;
+    let member = app.create_user(Some("sales"), "member").await;
+    let sub = member.id.clone();
+    let valid = sign(Algorithm::HS256, JWT_SECRET, &claims(&sub, json!({})));
+    expect_status(app.get("/api/v1/teams", &valid).await, StatusCode::OK).await;
+
+    let later = chrono::Utc::now().timestamp() + 365 * 24 * 3600;
+    let cases = [
+        (json!({"role": "admin"}), "role added"),
+        (json!({"exp": later}), "expiry extended"),
+        (json!({"sub": admin_id(&app).await}), "subject changed"),
+        (json!({"aud": ["accord-api", "other"]}), "audience widened"),
+        (json!({"iss": "accord "}), "issuer changed"),
+    ];
+    for (overrides, why) in cases {
+        assert_refused(&app, &with_payload(&valid, &claims(&sub, overrides)), why).await;
+    }
+    // An expired token whose expiry is pushed back without a new signature.
+    let hour_ago = chrono::Utc::now().timestamp() - 3600;
+    let expired = sign(
+        Algorithm::HS256,
+        JWT_SECRET,
+        &claims(&sub, json!({"exp": hour_ago, "iat": hour_ago - 60})),
+    );
+    assert_refused(
+        &app,
+        &with_payload(&expired, &claims(&sub, json!({"exp": later}))),
+        "expired, then extended",
+    )
+    .await;
+    // A signature cut off, or taken from another token.
+    let (unsigned, _) = valid.rsplit_once('.').unwrap();
+    assert_refused(&app, &format!("{unsigned}."), "empty signature").await;
+    assert_refused(&app, unsigned, "two parts").await;
+    let admin_token = app.admin().to_string();
+    let (_, admin_signature) = admin_token.rsplit_once('.').unwrap();
+    assert_refused(
+        &app,
+        &format!("{unsigned}.{admin_signature}"),
+        "another token's signature",
+    )
+    .await;
+}
+
+async fn a_role_claim_in_a_signed_token_grants_nothing(app: TestApp) {
+    // Even signed with the right secret, claims beyond `sub` are not trusted: the role is read
+    // from the account on every request.
+    app.create_team("sales").await;
+    let member = app.create_user(Some("sales"), "member").await;
+    let token = sign(
+        Algorithm::HS256,
+        JWT_SECRET,
+        &claims(&member.id, json!({"role": "admin", "team": null})),
+    );
+    let me = expect_status(app.get("/api/v1/users/me", &token).await, StatusCode::OK).await;
+    assert_eq!(me["role"], "member");
+    let team = json!({"slug": "marketing", "name": "Marketing", "email": "m@example.com"});
+    expect_problem(
+        app.post("/api/v1/teams", &token, &team).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect_problem(
+        app.get("/api/v1/audit", &token).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+}
+
 on_both_backends!(
     a_token_from_the_token_endpoint_works,
     wrong_credentials_get_the_same_401,
@@ -255,4 +390,7 @@ on_both_backends!(
     expired_and_misaddressed_tokens_are_401,
     a_deactivated_account_is_refused_at_once,
     a_revoked_service_token_is_refused_on_its_next_request,
+    other_algorithms_in_the_header_are_401,
+    claims_changed_without_re_signing_are_401,
+    a_role_claim_in_a_signed_token_grants_nothing,
 );
