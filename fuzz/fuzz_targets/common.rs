@@ -42,7 +42,8 @@ pub fn check_items(items: &Items) {
                 checker.problems[problems_before..]
                     .iter()
                     .all(|p| p.position == position && !p.field.is_empty()),
-                "problems name the item and a field"
+                "problems name the item and a field: {:?}",
+                &checker.problems[problems_before..]
             );
         }
     }

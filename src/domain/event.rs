@@ -125,7 +125,8 @@ fn json_item(position: Position, bytes: &[u8]) -> Result<RawEvent, ItemProblem> 
                 .and_then(|rest| rest.split_once('`'))
             {
                 Some((missing, _)) => missing.to_string(),
-                None if path == "." => "body".into(),
+                // An unknown field with an empty name has an empty path: name the item instead.
+                None if path == "." || path.is_empty() => "body".into(),
                 None => path,
             };
             let reason = if message.starts_with("missing field") {
@@ -475,6 +476,16 @@ mod tests {
                 (Position::Line(3), None),
             ]
         );
+    }
+
+    #[test]
+    fn an_unknown_field_without_a_name_names_the_item() {
+        let mut seen = Vec::new();
+        read_json(br#"{"external_id":"a","":1}"#, |_, r| {
+            seen.push(r.unwrap_err().field);
+        })
+        .unwrap();
+        assert_eq!(seen, ["body"]);
     }
 
     #[test]
