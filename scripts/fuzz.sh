@@ -26,8 +26,14 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
+# Instrumented builds of every dependency take long (about 30 min on one core the first time), so
+# they live outside the checkout and are shared by every clone on the machine: a fresh clone
+# then rebuilds only accord and the targets.
+target_dir=${FUZZ_TARGET_DIR:-$HOME/.cache/accord/fuzz-target}
+mkdir -p "$target_dir"
+
 started=$SECONDS
-(cd fuzz && cargo fuzz build)
+(cd fuzz && cargo fuzz build --target-dir "$target_dir")
 echo "fuzz: built in $((SECONDS - started)) s" >&2
 
 read -r -a targets <<<"${FUZZ_TARGETS:-$(cd fuzz && cargo fuzz list | tr '\n' ' ')}"
@@ -47,7 +53,7 @@ for target in "${targets[@]}"; do
     # libFuzzer stops itself after -max_total_time; the outer timeout only guards against a hang
     # outside it. -timeout makes any single input slower than 10 s a finding.
     (cd fuzz && timeout --kill-after=30 $((seconds + 600)) \
-        cargo fuzz run "$target" "../$corpus" -- \
+        cargo fuzz run --target-dir "$target_dir" "$target" "../$corpus" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1) \
         >"$log" 2>&1 || status=$?
     stat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }

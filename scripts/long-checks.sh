@@ -2,7 +2,8 @@
 # The checks beyond `cargo test`: load, hostile input and crashes, in one command.
 #
 #     scripts/long-checks.sh            # the long versions (about an hour on 2 cores)
-#     scripts/long-checks.sh --bounded  # the short versions .ci/run runs (a few minutes after builds)
+#     scripts/long-checks.sh --bounded  # the short versions .ci/run runs (about 5 minutes, plus the
+#                                       # fuzz build: minutes when cached, half an hour on a new machine)
 #
 #   replicas      the three-replica SIGKILL test, again and again (it is also in `cargo test`)
 #   load          scripts/load.sh: wrk against /api/v1/status and event batches, zero errors,
@@ -43,12 +44,14 @@ fi
 step() { echo; echo "=== long-checks ($mode): $* ==="; }
 
 if [[ $mode == bounded ]]; then
-    step "load, 10 s per run, SQLite"
-    scripts/load.sh 10 sqlite
+    # The debug binary `cargo test` built: the bounded run checks errors and memory, not speed.
+    cargo build --quiet --bin accord
+    step "load, 10 s per run, SQLite (debug build)"
+    LOAD_ACCORD="$PWD/target/debug/accord" scripts/load.sh 10 sqlite
     step "schemathesis, 10 examples per operation"
     scripts/schemathesis.sh 10
     step "fuzz, 20 s per target"
-    scripts/fuzz.sh 20
+    CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-2} scripts/fuzz.sh 20
 else
     step "replicas, 5 runs"
     for run in 1 2 3 4 5; do
