@@ -316,6 +316,26 @@ pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc).trunc_subsecs(6))
 }
 
+/// Reads attributes text as the JSON object `GET /events` will read back. Being well-formed is not
+/// enough: a number beyond `f64` (`1e999`) or nesting deeper than serde_json's limit of 128 levels
+/// would be stored, then read back as `null`.
+pub fn read_attributes(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err("must be a JSON object".into()),
+        Err(e) => {
+            let message = e.to_string();
+            Err(if message.starts_with("number out of range") {
+                format!("holds a number out of range for a double ({e})")
+            } else if message.starts_with("recursion limit exceeded") {
+                format!("nests deeper than 128 levels ({e})")
+            } else {
+                format!("is not JSON: {e}")
+            })
+        }
+    }
+}
+
 /// Checks one event against the rules of §3; `teams` maps slugs to ids.
 pub fn check(
     raw: RawEvent,
@@ -359,14 +379,10 @@ pub fn check(
     }
     let attributes = match raw.attributes {
         None => "{}".to_string(),
-        Some(text) => match serde_json::from_str::<&RawValue>(&text) {
-            Ok(value) if value.get().starts_with('{') => value.get().to_string(),
-            Ok(_) => {
-                fail("attributes", "must be a JSON object".into());
-                String::new()
-            }
-            Err(e) => {
-                fail("attributes", format!("is not JSON: {e}"));
+        Some(text) => match read_attributes(&text) {
+            Ok(_) => text.trim().to_string(),
+            Err(reason) => {
+                fail("attributes", reason);
                 String::new()
             }
         },
@@ -486,6 +502,24 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, ["body"]);
+    }
+
+    #[test]
+    fn attributes_must_read_back() {
+        let deep = format!("{{\"a\": {}1{}}}", "[".repeat(128), "]".repeat(128));
+        let just = format!("{{\"a\": {}1{}}}", "[".repeat(126), "]".repeat(126));
+        assert!(read_attributes(&just).is_ok());
+        for (text, reason) in [
+            (r#"{"a": 1e999}"#, "out of range"),
+            (r#"{"a": -1e400}"#, "out of range"),
+            (deep.as_str(), "deeper than 128"),
+            ("[1]", "must be a JSON object"),
+            ("{", "is not JSON"),
+        ] {
+            let error = read_attributes(text).unwrap_err();
+            assert!(error.contains(reason), "{text}: {error}");
+        }
+        assert_eq!(read_attributes(r#" {"a": 1e300} "#).unwrap()["a"], 1e300);
     }
 
     #[test]

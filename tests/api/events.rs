@@ -4,8 +4,11 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, TestDb, expect_problem, expect_status, spawn_app_with};
+use crate::helpers::{
+    Backend, TestApp, TestDb, expect_problem, expect_status, spawn_app_on, spawn_app_with,
+};
 use crate::on_both_backends;
+use crate::process::accord;
 
 fn event(id: usize, team: &str) -> Value {
     json!({"external_id": format!("crm-{id}"), "kind": "lead.handed_off", "subject_id": format!("lead-{id}"), "team": team,
@@ -455,7 +458,119 @@ async fn limits_on_body_size_and_batch_length_are_413(backend: Backend) {
     assert_eq!(stored(&app).await.len(), 50);
 }
 
+/// Attributes that are well-formed JSON but read back as `null`: a number beyond a double, and
+/// nesting past serde_json's 128 levels.
+fn unreadable_attributes() -> [String; 2] {
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    [r#"{"a": 1e999}"#.to_string(), format!(r#"{{"a": {deep}}}"#)]
+}
+
+fn with_attributes(id: &str, attributes: &str) -> String {
+    format!(
+        r#"{{"external_id": "{id}", "kind": "lead.created", "subject_id": "L-{id}", "team": "sales", "occurred_at": "2026-11-03T09:12:00Z", "attributes": {attributes}}}"#
+    )
+}
+
+async fn attributes_that_cannot_be_read_back_are_refused(app: TestApp) {
+    setup(&app).await;
+    let good = event(1, "sales").to_string();
+    for attributes in unreadable_attributes() {
+        let bad = with_attributes("bad", &attributes);
+        let problem = expect_problem(
+            app.post_raw(
+                "/api/v1/events",
+                app.admin(),
+                "application/json",
+                format!("[{good}, {bad}]"),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(problem["errors"]["[1].attributes"].is_string(), "{problem}");
+        let problem = expect_problem(
+            app.post_raw(
+                "/api/v1/events",
+                app.admin(),
+                "application/x-ndjson",
+                format!("{good}\n{bad}\n"),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(
+            problem["errors"]["line 2.attributes"].is_string(),
+            "{problem}"
+        );
+        let csv = format!(
+            "external_id,kind,subject_id,team,occurred_at,attributes\n\
+             c-1,lead.created,L1,sales,2026-11-03T09:12:00Z,\n\
+             c-2,lead.created,L2,sales,2026-11-03T09:12:00Z,\"{}\"\n",
+            attributes.replace('"', "\"\"")
+        );
+        let problem = expect_problem(
+            app.post_raw("/api/v1/events", app.admin(), "text/csv", csv)
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(
+            problem["errors"]["line 3.attributes"].is_string(),
+            "{problem}"
+        );
+    }
+    assert!(stored(&app).await.is_empty());
+
+    // At the edges, attributes are stored and read back as sent.
+    let nested = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+    let edge = format!(r#"{{"max": 1.7976931348623157e308, "tiny": 5e-324, "nested": {nested}}}"#);
+    expect_status(
+        app.post_raw(
+            "/api/v1/events",
+            app.admin(),
+            "application/json",
+            with_attributes("edge", &edge),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let events = stored(&app).await;
+    let expected: Value = serde_json::from_str(&edge).unwrap();
+    assert_eq!(events[0]["attributes"], expected);
+}
+
+async fn import_refuses_attributes_that_cannot_be_read_back(backend: Backend) {
+    let db = TestDb::new(backend);
+    let env = db.env();
+    let app = spawn_app_on(db).await;
+    setup(&app).await;
+    let [out_of_range, deep] = unreadable_attributes();
+    let lines = [
+        with_attributes("i-1", r#"{"source": "ads"}"#),
+        with_attributes("i-2", &out_of_range),
+        with_attributes("i-3", &deep),
+    ]
+    .join("\n");
+    let import = accord(
+        &env,
+        &["import", "-", "--format", "ndjson"],
+        Some(lines.as_str()),
+    );
+    let stderr = String::from_utf8_lossy(&import.stderr);
+    assert_eq!(import.status.code(), Some(1), "{stderr}");
+    for line in ["skipped line 2: attributes", "skipped line 3: attributes"] {
+        assert!(stderr.contains(line), "{stderr}");
+    }
+    assert!(stderr.contains("3 read, 1 new"), "{stderr}");
+    let events = stored(&app).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["attributes"], json!({"source": "ads"}));
+}
+
 on_both_backends!(
+    attributes_that_cannot_be_read_back_are_refused,
     every_format_is_read,
     a_replayed_batch_adds_nothing,
     one_bad_row_among_ten_thousand_stores_nothing,
@@ -464,4 +579,7 @@ on_both_backends!(
     bad_uploads_are_refused_whole,
 );
 
-crate::for_each_backend!(limits_on_body_size_and_batch_length_are_413);
+crate::for_each_backend!(
+    limits_on_body_size_and_batch_length_are_413,
+    import_refuses_attributes_that_cannot_be_read_back,
+);
