@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::sla::is_event_kind;
+use super::validate;
 
 /// How far ahead of the server's clock an event may lie: a skewed source must not fill periods
 /// that have not happened.
@@ -353,6 +354,8 @@ pub fn check(
             fail(field, "must not be empty".into());
         } else if value.len() > 200 {
             fail(field, "must be at most 200 bytes".into());
+        } else if value.contains('\0') {
+            fail(field, validate::NUL_REASON.into());
         }
     }
     if !is_event_kind(&raw.kind) {
@@ -380,7 +383,16 @@ pub fn check(
     let attributes = match raw.attributes {
         None => "{}".to_string(),
         Some(text) => match read_attributes(&text) {
-            Ok(_) => text.trim().to_string(),
+            Ok(map) => match validate::nul_in_json(&serde_json::Value::Object(map)) {
+                None => text.trim().to_string(),
+                Some(path) => {
+                    fail(
+                        "attributes",
+                        format!("{} (at {path})", validate::NUL_REASON),
+                    );
+                    String::new()
+                }
+            },
             Err(reason) => {
                 fail("attributes", reason);
                 String::new()

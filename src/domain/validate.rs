@@ -15,6 +15,37 @@ pub fn slug(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Why text holding the NUL character is refused: PostgreSQL stores no NUL in `text` or `jsonb`,
+/// so it is refused on every backend alike, where it comes in.
+pub const NUL_REASON: &str = "must not contain the NUL character (U+0000)";
+
+/// Where the first NUL character in a JSON value is, in a string or a key, as a path
+/// (`hours.mon[0]`; empty for the value itself); `None` when there is none.
+pub fn nul_in_json(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.contains('\0').then(String::new),
+        Value::Array(items) => items.iter().enumerate().find_map(|(index, item)| {
+            nul_in_json(item).map(|rest| join_path(&format!("[{index}]"), &rest))
+        }),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                return Some(key.replace('\0', "\\u0000"));
+            }
+            nul_in_json(item).map(|rest| join_path(key, &rest))
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => None,
+    }
+}
+
+fn join_path(head: &str, rest: &str) -> String {
+    if rest.is_empty() || rest.starts_with('[') {
+        format!("{head}{rest}")
+    } else {
+        format!("{head}.{rest}")
+    }
+}
+
 /// A display name: not blank, at most 200 characters.
 pub fn name(value: &str) -> Result<(), String> {
     if value.trim().is_empty() {

@@ -9,6 +9,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use crate::domain::validate;
 use crate::error::AppError;
 
 /// Largest JSON body accepted by default.
@@ -142,6 +143,15 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     deserializer
         .end()
         .map_err(|e| AppError::BadRequest(format!("malformed JSON: {e}")))?;
+    // The parser refuses a raw NUL byte in a string, so only the escape can put one in; the
+    // body is read a second time, as a tree, only when it holds that escape.
+    if bytes.windows(6).any(|w| w == br"\u0000")
+        && let Ok(tree) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some(path) = validate::nul_in_json(&tree)
+    {
+        let field = if path.is_empty() { "body".into() } else { path };
+        return Err(AppError::invalid(field, validate::NUL_REASON));
+    }
     Ok(value)
 }
 

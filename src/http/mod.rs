@@ -35,6 +35,23 @@ pub fn path_config() -> web::PathConfig {
         .error_handler(|err, _| AppError::BadRequest(format!("path: {err}")).into())
 }
 
+/// A percent-encoded NUL (`%00`) in the path or the query string, refused before any extractor
+/// decodes it: PostgreSQL cannot bind text holding NUL, so every backend refuses it alike.
+pub fn nul_in_url(req: &HttpRequest) -> Option<AppError> {
+    let (path, query) = (req.uri().path(), req.query_string());
+    let part = if path.contains("%00") {
+        "path"
+    } else if query.contains("%00") {
+        "query string"
+    } else {
+        return None;
+    };
+    Some(AppError::BadRequest(format!(
+        "{part}: {}",
+        crate::domain::validate::NUL_REASON
+    )))
+}
+
 /// The answer for a request that no route takes: 405 with the methods it does take when the path
 /// is one of the API's (as the OpenAPI document lists them), else 404.
 pub async fn not_found(

@@ -569,7 +569,145 @@ async fn injection_shaped_keys_are_refused_and_write_nothing(app: TestApp) {
     assert_eq!(snapshot(&app).await, before, "nothing was written");
 }
 
+/// A NUL character, which PostgreSQL refuses in text and jsonb, is refused on both backends
+/// wherever it comes in: a body field is a 422 naming it, a query string or path a 400.
+async fn nul_characters_are_refused_and_write_nothing(app: TestApp) {
+    let world = world(&app).await;
+    let before = snapshot(&app).await;
+    let event = |field: &str, value: Value| {
+        let mut event = json!({"external_id": "nul-1", "kind": "lead.qualified", "subject_id": "L1",
+            "team": "marketing", "occurred_at": "2026-10-11T10:00:00Z"});
+        event[field] = value;
+        event
+    };
+    let ndjson = format!("{}\n", event("subject_id", json!("L\u{0}1")));
+    let csv_header = "external_id,kind,subject_id,team,occurred_at,attributes\n";
+    // (what, response, status, field named in `errors`)
+    let mut cases = vec![
+        (
+            "external_id",
+            app.post("/api/v1/events", app.admin(), &event("external_id", json!("nul\u{0}1")))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "[0].external_id",
+        ),
+        (
+            "subject_id",
+            app.post("/api/v1/events", app.admin(), &json!([event("subject_id", json!("L\u{0}1"))]))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "[0].subject_id",
+        ),
+        (
+            "attribute value",
+            app.post("/api/v1/events", app.admin(), &event("attributes", json!({"note": "a\u{0}b"})))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "[0].attributes",
+        ),
+        (
+            "attribute key",
+            app.post("/api/v1/events", app.admin(), &event("attributes", json!({"a": [{"b\u{0}": 1}]})))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "[0].attributes",
+        ),
+        (
+            "NDJSON escape",
+            app.post_raw("/api/v1/events", app.admin(), "application/x-ndjson", ndjson)
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "line 1.subject_id",
+        ),
+        (
+            "NDJSON byte",
+            app.post_raw(
+                "/api/v1/events",
+                app.admin(),
+                "application/x-ndjson",
+                format!("{}\n", event("subject_id", json!("L1"))).replace("L1", "L\u{0}1"),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "line 1.subject_id",
+        ),
+        (
+            "CSV byte",
+            app.post_raw(
+                "/api/v1/events",
+                app.admin(),
+                "text/csv",
+                format!("{csv_header}nul\u{0}1,lead.qualified,L1,marketing,2026-10-11T10:00:00Z,\n"),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "line 2.external_id",
+        ),
+        (
+            "CSV attributes",
+            app.post_raw(
+                "/api/v1/events",
+                app.admin(),
+                "text/csv",
+                format!("{csv_header}nul-1,lead.qualified,L1,marketing,2026-10-11T10:00:00Z,\"{{\"\"a\"\": \"\"\\u0000\"\"}}\"\n"),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "line 2.attributes",
+        ),
+        (
+            "team name",
+            app.post(
+                "/api/v1/teams",
+                app.admin(),
+                &json!({"slug": "nul", "name": "N\u{0}L", "email": "nul@example.com"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+        (
+            "breach note",
+            app.post(
+                &format!("/api/v1/breaches/{}/acknowledge", world.breach),
+                &world.marketing.token,
+                &json!({"note": "on it\u{0}"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "note",
+        ),
+    ];
+    for path in [
+        "/api/v1/events?kind=a%00b",
+        "/api/v1/events?subject=L%001",
+        "/api/v1/audit?cursor=%00",
+        "/api/v1/teams/market%00ing",
+        "/api/v1/slas/mql%00/versions",
+        "/api/v1/users/%00",
+    ] {
+        cases.push((
+            path,
+            app.get(path, app.admin()).await,
+            StatusCode::BAD_REQUEST,
+            "",
+        ));
+    }
+    let mut seen = Vec::new();
+    let mut wrong = false;
+    for (what, response, expected, field) in cases {
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let named = field.is_empty() || body["errors"][field].is_string();
+        wrong |= status != expected || !named;
+        seen.push(format!("{what}: {status} {body}"));
+    }
+    assert!(!wrong, "{}", seen.join("\n"));
+    assert_eq!(snapshot(&app).await, before, "nothing was written");
+}
+
 on_both_backends!(
+    nul_characters_are_refused_and_write_nothing,
     injection_shaped_filters_are_refused_or_match_nothing,
     injection_shaped_values_are_stored_verbatim,
     injection_shaped_keys_are_refused_and_write_nothing,
