@@ -243,6 +243,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
         let document = web::Data::new(api);
         app.app_data(document)
             .default_service(web::to(http::not_found))
+            // Inside `observe`, so that refused requests are counted too.
+            .wrap(from_fn(http::refuse_nul_in_url))
             .wrap(from_fn(http::metrics::observe))
             .wrap(TracingLogger::default())
     })

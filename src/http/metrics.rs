@@ -61,21 +61,17 @@ impl Metrics {
 }
 
 /// Middleware: counts and times each request by its route pattern (not its raw path, which would
-/// make one series per id) and answers with the request id in `x-request-id`. It wraps every
-/// route, so it also refuses a URL holding a NUL ([`super::nul_in_url`]) before any handler runs.
+/// make one series per id) and answers with the request id in `x-request-id`.
 pub async fn observe(
     req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
+    next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|state| state.metrics.clone());
     let method = req.method().to_string();
-    let mut response = match super::nul_in_url(req.request()) {
-        Some(error) => req.error_response(error).map_into_right_body(),
-        None => next.call(req).await?.map_into_left_body(),
-    };
+    let mut response = next.call(req).await?;
     let route = response
         .request()
         .match_pattern()

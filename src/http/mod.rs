@@ -35,9 +35,20 @@ pub fn path_config() -> web::PathConfig {
         .error_handler(|err, _| AppError::BadRequest(format!("path: {err}")).into())
 }
 
+/// Middleware: a URL holding a percent-encoded NUL is a 400 before any extractor decodes it.
+pub async fn refuse_nul_in_url(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    Ok(match nul_in_url(req.request()) {
+        Some(error) => req.error_response(error).map_into_right_body(),
+        None => next.call(req).await?.map_into_left_body(),
+    })
+}
+
 /// A percent-encoded NUL (`%00`) in the path or the query string, refused before any extractor
 /// decodes it: PostgreSQL cannot bind text holding NUL, so every backend refuses it alike.
-pub fn nul_in_url(req: &HttpRequest) -> Option<AppError> {
+fn nul_in_url(req: &HttpRequest) -> Option<AppError> {
     let (path, query) = (req.uri().path(), req.query_string());
     let part = if path.contains("%00") {
         "path"

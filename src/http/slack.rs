@@ -91,6 +91,12 @@ pub async fn slack_command(
     verify(req.headers(), &body, secret.expose(), now.timestamp())?;
     let command: Command = serde_urlencoded::from_bytes(&body)
         .map_err(|e| AppError::BadRequest(format!("form: {e}")))?;
+    if command.text.contains('\0') {
+        return Err(AppError::BadRequest(format!(
+            "text: {}",
+            crate::domain::validate::NUL_REASON
+        )));
+    }
     let mut words = command.text.split_whitespace();
     let (verb, arg) = (
         words.next().unwrap_or("help").to_ascii_lowercase(),

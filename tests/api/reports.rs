@@ -269,6 +269,11 @@ async fn slack_commands_are_answered_only_when_signed(backend: crate::helpers::B
     );
     assert!(answer["blocks"].as_array().is_some_and(|b| b.len() == 2));
 
+    // A NUL in the text (PostgreSQL could not look it up) is refused alike on both backends.
+    let nul = "command=%2Faccord&text=status+sa%00les";
+    let refused = slack(&app, nul, now, &slack_signature(SLACK_SECRET, now, nul)).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+
     let by_team = "command=%2Faccord&text=status+sales";
     let answer = expect_status(
         slack(
