@@ -320,9 +320,13 @@ fn as_evaluation(breach: &Breach, now: DateTime<Utc>) -> Evaluation {
     }
 }
 
+/// The breach and its agreement, read under the SLA's row lock: an evaluation changing the same
+/// breach (withdrawing it, say) commits before or after this action, never in between.
 fn load_for_action(conn: &mut DbConn, id: &str) -> Result<(Breach, Agreement), AppError> {
     let breach = store::breaches::find(conn, id)?.ok_or(AppError::NotFound("breach"))?;
     let sla = store::slas::find_by_key(conn, &breach.sla)?.ok_or(AppError::NotFound("sla"))?;
+    store::slas::lock_unchanged(conn, &sla.id)?;
+    let breach = store::breaches::find(conn, id)?.ok_or(AppError::NotFound("breach"))?;
     Ok((breach, store::slas::load(conn, sla)?))
 }
 

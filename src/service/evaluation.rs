@@ -303,7 +303,7 @@ pub fn evaluate_and_store(
     let sla_id = agreement.sla.id.clone();
     write_tx(conn, |conn| {
         // Another evaluation of this SLA (a replica, a request) writes before or after, never between.
-        store::slas::lock_for_evaluation(conn, &sla_id)?;
+        store::slas::lock_unchanged(conn, &sla_id)?;
         let mut written = Vec::new();
         for evaluation in results {
             let rolling = is_rolling(agreement, evaluation.version);

@@ -107,9 +107,10 @@ pub fn lock(conn: &mut DbConn, sla_id: &str, now: DateTime<Utc>) -> QueryResult<
     Ok(changed == 1)
 }
 
-/// Takes the SLA's row lock without changing it, for writers that must not move `updated_at`
-/// (evaluations): two evaluations of one SLA then write their periods one after the other.
-pub fn lock_for_evaluation(conn: &mut DbConn, sla_id: &str) -> QueryResult<()> {
+/// Takes the SLA's row lock without changing it, for writers that must not move `updated_at`:
+/// evaluations and the handling of breaches, so that two evaluations of one SLA, or an
+/// evaluation and a head acknowledging its breach, write one after the other.
+pub fn lock_unchanged(conn: &mut DbConn, sla_id: &str) -> QueryResult<()> {
     diesel::update(slas::table.find(sla_id))
         .set(slas::eval_claimed_by.eq(slas::eval_claimed_by))
         .execute(conn)?;
