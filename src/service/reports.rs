@@ -80,13 +80,23 @@ pub fn board_until(
                 until = Some(until.map_or(at, |until| until.min(at)));
             }
         };
+        let agreements: Vec<_> = store::status::active_agreements(conn)?
+            .into_iter()
+            .filter(|agreement| {
+                team_id.as_ref().is_none_or(|id| {
+                    *id == agreement.sla.provider.id || *id == agreement.sla.consumer.id
+                })
+            })
+            .collect();
+        let mut covering = {
+            let slas: Vec<(&str, &str)> = agreements
+                .iter()
+                .map(|a| (a.sla.id.as_str(), a.sla.key.as_str()))
+                .collect();
+            store::evaluations::covering_all(conn, &slas, now)?
+        };
         let mut lines = Vec::new();
-        for agreement in store::status::active_agreements(conn)? {
-            if team_id.as_ref().is_some_and(|id| {
-                *id != agreement.sla.provider.id && *id != agreement.sla.consumer.id
-            }) {
-                continue;
-            }
+        for agreement in agreements {
             for version in &agreement.versions {
                 later(version.effective_from);
                 later(version.effective_until);
@@ -95,8 +105,7 @@ pub fn board_until(
                 continue;
             };
             let definition = &version.definition;
-            let evaluation =
-                store::evaluations::covering(conn, &agreement.sla.id, &agreement.sla.key, now)?;
+            let evaluation = covering.remove(&agreement.sla.id);
             later(evaluation.as_ref().map(|e| e.period_end));
             let overdue = match definition.metric {
                 Metric::ResponseTime { .. } => Some(

@@ -189,26 +189,37 @@ pub fn list(
         .collect()
 }
 
-/// The SLA's evaluation that covers `at` (the current period, or a rolling window's latest row).
-pub fn covering(
+/// For each of the SLAs (id, key), its evaluation of the period holding `at` (or the latest
+/// not-final one that began by then), in one query: the status board reads every SLA at once.
+pub fn covering_all(
     conn: &mut DbConn,
-    sla_id: &str,
-    key: &str,
+    slas: &[(&str, &str)],
     at: DateTime<Utc>,
-) -> QueryResult<Option<Evaluation>> {
+) -> QueryResult<std::collections::HashMap<String, Evaluation>> {
     let at = to_db_time(at);
-    evaluations::table
-        .filter(evaluations::sla_id.eq(sla_id))
+    let ids: Vec<&str> = slas.iter().map(|(id, _)| *id).collect();
+    let rows: Vec<(String, EvaluationRow)> = evaluations::table
+        .filter(evaluations::sla_id.eq_any(&ids))
         .filter(evaluations::period_start.le(at))
         .filter(
             evaluations::period_end
                 .gt(at)
                 .or(evaluations::is_final.eq(false)),
         )
-        .order(evaluations::period_start.desc())
-        .select(EvaluationRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(|row| to_evaluation(key, row))
-        .transpose()
+        .order((evaluations::sla_id.asc(), evaluations::period_start.desc()))
+        .select((evaluations::sla_id, EvaluationRow::as_select()))
+        .load(conn)?;
+    let mut covering = std::collections::HashMap::new();
+    for (sla_id, row) in rows {
+        // Ordered by start, newest first: the first row of each SLA is its covering one.
+        if covering.contains_key(&sla_id) {
+            continue;
+        }
+        let Some((_, key)) = slas.iter().find(|(id, _)| *id == sla_id) else {
+            continue;
+        };
+        let evaluation = to_evaluation(key, row)?;
+        covering.insert(sla_id, evaluation);
+    }
+    Ok(covering)
 }
