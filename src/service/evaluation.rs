@@ -304,6 +304,11 @@ pub fn evaluate_and_store(
     write_tx(conn, |conn| {
         // Another evaluation of this SLA (a replica, a request) writes before or after, never between.
         store::slas::lock_unchanged(conn, &sla_id)?;
+        // Judged before the lock: an evaluation judged later that committed meanwhile (another
+        // replica, a request) is newer, and this one must not write over it.
+        if store::evaluations::last_evaluated_at(conn, &sla_id)?.is_some_and(|last| last > now) {
+            return Ok(Vec::new());
+        }
         let mut written = Vec::new();
         for evaluation in results {
             let rolling = is_rolling(agreement, evaluation.version);
@@ -438,12 +443,10 @@ pub fn run_cycle(
                         evaluate_and_store(conn, &agreement, now, settings, links)
                     });
                 if let Some(share) = share {
-                    store::slas::release_evaluation(
-                        conn,
-                        &sla_id,
-                        &share.owner,
-                        now + share.every,
-                    )?;
+                    // Due a tenth early: the next tick reads a clock a little earlier or later
+                    // in its second, and an SLA due a hair after it would wait a whole interval.
+                    let next_due = now + share.every - share.every / 10;
+                    store::slas::release_evaluation(conn, &sla_id, &share.owner, next_due)?;
                 }
                 report.slas += 1;
                 report.written.extend(evaluated?);

@@ -140,6 +140,15 @@ pub fn save(conn: &mut DbConn, sla_id: &str, evaluation: &Evaluation) -> QueryRe
     Ok(true)
 }
 
+/// When the SLA was last evaluated: the latest `evaluated_at` of its rows.
+pub fn last_evaluated_at(conn: &mut DbConn, sla_id: &str) -> QueryResult<Option<DateTime<Utc>>> {
+    let last: Option<NaiveDateTime> = evaluations::table
+        .filter(evaluations::sla_id.eq(sla_id))
+        .select(diesel::dsl::max(evaluations::evaluated_at))
+        .first(conn)?;
+    Ok(last.map(from_db_time))
+}
+
 /// Moves a rolling window's episode row to a new start (the same status goes on).
 pub fn move_start(
     conn: &mut DbConn,

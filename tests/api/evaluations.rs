@@ -537,7 +537,40 @@ async fn the_simulator_scores_history_and_stores_nothing(app: TestApp) {
     .await;
 }
 
+/// What a slower replica or request judged before the latest stored evaluation is not written
+/// over it; the next evaluation after it counts everything.
+async fn an_evaluation_judged_earlier_does_not_overwrite_a_later_one(app: TestApp) {
+    app.set_now("2026-11-10T12:00:00Z");
+    activate(&app, monthly_count("mql", 4.0, "2026-10-01")).await;
+    let q = |id: &str| {
+        ev(
+            id,
+            "lead.qualified",
+            id,
+            "marketing",
+            "2026-11-05T10:00:00Z",
+        )
+    };
+    post_events(&app, vec![q("q1")]).await;
+    assert!(!evaluate(&app, "mql").await.is_empty());
+    let november = "2026-10-31T23:00:00Z";
+    let stored = period(&history(&app, "mql").await, november).clone();
+    assert_eq!(stored["value"].as_f64(), Some(1.0));
+
+    app.set_now("2026-11-10T11:00:00Z");
+    post_events(&app, vec![q("q2")]).await;
+    assert_eq!(evaluate(&app, "mql").await, Vec::<Value>::new());
+    assert_eq!(period(&history(&app, "mql").await, november), &stored);
+
+    app.set_now("2026-11-10T12:01:00Z");
+    evaluate(&app, "mql").await;
+    let now = period(&history(&app, "mql").await, november).clone();
+    assert_eq!(now["value"].as_f64(), Some(2.0));
+    assert_eq!(now["evaluated_at"], "2026-11-10T12:01:00Z");
+}
+
 on_both_backends!(
+    an_evaluation_judged_earlier_does_not_overwrite_a_later_one,
     periods_are_judged_and_late_events_restate_until_final,
     a_revision_is_used_from_its_first_period,
     response_times_and_overdue_items,
