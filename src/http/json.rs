@@ -145,12 +145,15 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         .map_err(|e| AppError::BadRequest(format!("malformed JSON: {e}")))?;
     // The parser refuses a raw NUL byte in a string, so only the escape can put one in; the
     // body is read a second time, as a tree, only when it holds that escape.
-    if bytes.windows(6).any(|w| w == br"\u0000")
-        && let Ok(tree) = serde_json::from_slice::<serde_json::Value>(bytes)
-        && let Some(path) = validate::nul_in_json(&tree)
-    {
-        let field = if path.is_empty() { "body".into() } else { path };
-        return Err(AppError::invalid(field, validate::NUL_REASON));
+    if bytes.windows(6).any(|w| w == br"\u0000") {
+        // A body that reads as `T` may still not read as a tree (a number out of range in a
+        // field `T` ignores): it is refused rather than let a NUL through unchecked.
+        let tree = serde_json::from_slice::<serde_json::Value>(bytes)
+            .map_err(|e| AppError::BadRequest(format!("malformed JSON: {e}")))?;
+        if let Some(path) = validate::nul_in_json(&tree) {
+            let field = if path.is_empty() { "body".into() } else { path };
+            return Err(AppError::invalid(field, validate::NUL_REASON));
+        }
     }
     Ok(value)
 }
