@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::{breaches, slas};
-use super::{DbConn, from_db_time, to_db_time};
+use super::{DbConn, corrupt, from_db_time, to_db_time};
 use crate::domain::breach::{Breach, BreachStatus};
 use crate::domain::sla::Op;
 
@@ -28,10 +28,6 @@ struct BreachRow {
     dispute_reason: Option<String>,
     closed_at: Option<NaiveDateTime>,
     last_reminded_at: Option<NaiveDateTime>,
-}
-
-fn corrupt(e: impl std::fmt::Display) -> diesel::result::Error {
-    diesel::result::Error::DeserializationError(e.to_string().into())
 }
 
 fn to_breach((row, key): (BreachRow, String)) -> QueryResult<Breach> {

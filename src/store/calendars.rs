@@ -6,7 +6,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::schema::calendars;
-use super::{DbConn, from_db_time, to_db_time};
+use super::{DbConn, corrupt, from_db_time, to_db_time};
 use crate::domain::calendar::{Calendar, DayHours};
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
@@ -20,10 +20,6 @@ struct CalendarRow {
     holidays: String,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
-}
-
-fn corrupt(e: impl std::fmt::Display) -> diesel::result::Error {
-    diesel::result::Error::DeserializationError(e.to_string().into())
 }
 
 fn to_calendar(row: CalendarRow) -> QueryResult<Calendar> {

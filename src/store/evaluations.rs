@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::{evaluations, slas};
-use super::{DbConn, from_db_time, new_id, to_db_time};
+use super::{DbConn, corrupt, from_db_time, new_id, to_db_time};
 use crate::domain::evaluation::{Evaluation, Status};
 use crate::domain::sla::Op;
 
@@ -22,10 +22,6 @@ struct EvaluationRow {
     data_stale: bool,
     details: String,
     evaluated_at: NaiveDateTime,
-}
-
-fn corrupt(e: impl std::fmt::Display) -> diesel::result::Error {
-    diesel::result::Error::DeserializationError(e.to_string().into())
 }
 
 fn to_evaluation(key: &str, row: EvaluationRow) -> QueryResult<Evaluation> {

@@ -259,6 +259,11 @@ where
     conn.transaction(f)
 }
 
+/// A stored value that does not read back as its domain type: the row is corrupt.
+pub(crate) fn corrupt(e: impl std::fmt::Display) -> diesel::result::Error {
+    diesel::result::Error::DeserializationError(e.to_string().into())
+}
+
 /// A timestamp as stored: UTC, cut to microseconds so both backends read back the same value.
 pub fn to_db_time(at: DateTime<Utc>) -> NaiveDateTime {
     at.duration_trunc(TimeDelta::microseconds(1))

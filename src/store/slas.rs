@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::{sla_approvals, sla_versions, slas, teams, users};
-use super::{DbConn, from_db_time, new_id, to_db_time};
+use super::{DbConn, corrupt, from_db_time, new_id, to_db_time};
 use crate::domain::agreement::{Agreement, Approval, Sla, SlaVersion};
 use crate::domain::identity::TeamRef;
 use crate::domain::sla::SlaStatus;
@@ -26,7 +26,7 @@ struct SlaRow {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = sla_versions)]
-struct VersionRow {
+pub(super) struct VersionRow {
     id: String,
     sla_id: String,
     version: i32,
@@ -39,10 +39,6 @@ struct VersionRow {
     reason: Option<String>,
     effective_from: Option<NaiveDateTime>,
     effective_until: Option<NaiveDateTime>,
-}
-
-fn corrupt(e: impl std::fmt::Display) -> diesel::result::Error {
-    diesel::result::Error::DeserializationError(e.to_string().into())
 }
 
 fn team_slugs(conn: &mut DbConn, ids: &[&str]) -> QueryResult<HashMap<String, String>> {
@@ -323,22 +319,29 @@ pub fn load(conn: &mut DbConn, sla: Sla) -> QueryResult<Agreement> {
                 at: from_db_time(*at),
             })
             .collect();
-        versions.push(SlaVersion {
-            definition: serde_json::from_str(&row.definition).map_err(corrupt)?,
-            status: row.status.parse().map_err(corrupt)?,
-            id: row.id,
-            version: row.version,
-            proposed_by: row.proposed_by,
-            proposed_at: from_db_time(row.proposed_at),
-            decided_by: row.decided_by,
-            decided_at: row.decided_at.map(from_db_time),
-            reason: row.reason,
-            effective_from: row.effective_from.map(from_db_time),
-            effective_until: row.effective_until.map(from_db_time),
-            approvals,
-        });
+        versions.push(row.into_version(approvals)?);
     }
     Ok(Agreement { sla, versions })
+}
+
+impl VersionRow {
+    /// The version this row stores, with its signatures.
+    pub(super) fn into_version(self, approvals: Vec<Approval>) -> QueryResult<SlaVersion> {
+        Ok(SlaVersion {
+            definition: serde_json::from_str(&self.definition).map_err(corrupt)?,
+            status: self.status.parse().map_err(corrupt)?,
+            id: self.id,
+            version: self.version,
+            proposed_by: self.proposed_by,
+            proposed_at: from_db_time(self.proposed_at),
+            decided_by: self.decided_by,
+            decided_at: self.decided_at.map(from_db_time),
+            reason: self.reason,
+            effective_from: self.effective_from.map(from_db_time),
+            effective_until: self.effective_until.map(from_db_time),
+            approvals,
+        })
+    }
 }
 
 /// How many proposed or signed-and-governing versions use the calendar `key`.

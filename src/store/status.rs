@@ -8,8 +8,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::{evaluations, sla_versions, slas, teams};
+use super::slas::VersionRow;
 use super::{DbConn, from_db_time, to_db_time};
-use crate::domain::agreement::{Agreement, Sla, SlaVersion};
+use crate::domain::agreement::{Agreement, Sla};
 use crate::domain::identity::TeamRef;
 use crate::domain::sla::SlaStatus;
 
@@ -17,55 +18,7 @@ diesel::alias!(teams as providers: ProviderTeams, teams as consumers: ConsumerTe
 
 type SlaFields = (String, String, String, NaiveDateTime, NaiveDateTime);
 
-type VersionFields = (
-    String,
-    i32,
-    String,
-    String,
-    String,
-    NaiveDateTime,
-    Option<String>,
-    Option<NaiveDateTime>,
-    Option<String>,
-    Option<NaiveDateTime>,
-    Option<NaiveDateTime>,
-);
-
-type Row = (SlaFields, (String, String), (String, String), VersionFields);
-
-fn corrupt(e: impl std::fmt::Display) -> diesel::result::Error {
-    diesel::result::Error::DeserializationError(e.to_string().into())
-}
-
-fn to_version(fields: VersionFields) -> QueryResult<SlaVersion> {
-    let (
-        id,
-        version,
-        definition,
-        status,
-        proposed_by,
-        proposed_at,
-        decided_by,
-        decided_at,
-        reason,
-        effective_from,
-        effective_until,
-    ) = fields;
-    Ok(SlaVersion {
-        definition: serde_json::from_str(&definition).map_err(corrupt)?,
-        status: status.parse().map_err(corrupt)?,
-        id,
-        version,
-        proposed_by,
-        proposed_at: from_db_time(proposed_at),
-        decided_by,
-        decided_at: decided_at.map(from_db_time),
-        reason,
-        effective_from: effective_from.map(from_db_time),
-        effective_until: effective_until.map(from_db_time),
-        approvals: Vec::new(),
-    })
-}
+type Row = (SlaFields, (String, String), (String, String), VersionRow);
 
 /// Every active SLA in key order with all its versions, oldest first, but **without their
 /// signatures** (`approvals` is empty): enough to pick the version in force and show it.
@@ -86,24 +39,12 @@ pub fn active_agreements(conn: &mut DbConn) -> QueryResult<Vec<Agreement>> {
             ),
             (providers.field(teams::id), providers.field(teams::slug)),
             (consumers.field(teams::id), consumers.field(teams::slug)),
-            (
-                sla_versions::id,
-                sla_versions::version,
-                sla_versions::definition,
-                sla_versions::status,
-                sla_versions::proposed_by,
-                sla_versions::proposed_at,
-                sla_versions::decided_by,
-                sla_versions::decided_at,
-                sla_versions::reason,
-                sla_versions::effective_from,
-                sla_versions::effective_until,
-            ),
+            VersionRow::as_select(),
         ))
         .load(conn)?;
     let mut agreements: Vec<Agreement> = Vec::new();
     for (sla, provider, consumer, version) in rows {
-        let version = to_version(version)?;
+        let version = version.into_version(Vec::new())?;
         if let Some(last) = agreements.last_mut().filter(|a| a.sla.id == sla.0) {
             last.versions.push(version);
             continue;
