@@ -22,15 +22,8 @@ fuzz_target!(|data: &[u8]| {
     // Every event read writes back as CSV that reads as the same event.
     let events = common::events(&items);
     let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record([
-        "external_id",
-        "kind",
-        "subject_id",
-        "team",
-        "occurred_at",
-        "attributes",
-    ])
-    .expect("writing to memory");
+    out.write_record(accord::domain::event::CSV_COLUMNS)
+        .expect("writing to memory");
     for e in &events {
         out.write_record([
             e.external_id.as_str(),

@@ -214,7 +214,8 @@ pub fn read_ndjson(
     }
 }
 
-const CSV_COLUMNS: [&str; 6] = [
+/// The columns of an event upload in CSV, in the order of its header line.
+pub const CSV_COLUMNS: [&str; 6] = [
     "external_id",
     "kind",
     "subject_id",
