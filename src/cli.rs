@@ -230,7 +230,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     name,
                     team,
                     role,
-                    password,
+                    password: users::new_password(&password)?,
                 },
                 clock.now(),
             );
@@ -257,7 +257,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 Some(_) => bail!("the account {email} is deactivated"),
                 None => bail!("no account with email {email}"),
             };
-            println!("{}", jwt.issue(&user.id, clock.now(), ttl.as_delta())?);
+            println!("{}", jwt.issue(&user, clock.now(), ttl.as_delta())?);
             Ok(())
         }
     }
@@ -383,7 +383,7 @@ async fn demo(config: Config, clock: Arc<dyn Clock>, no_serve: bool) -> anyhow::
         .0;
     let token = state
         .jwt
-        .issue(&head.id, clock.now(), chrono::Duration::hours(12))?;
+        .issue(&head, clock.now(), chrono::Duration::hours(12))?;
     let mail = if by_mail {
         "sent through ACCORD_SMTP_URL".to_string()
     } else {

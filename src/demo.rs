@@ -170,7 +170,7 @@ pub fn set_up(
                 name: format!("Head of {name}"),
                 team: Some(slug.into()),
                 role: Role::Head,
-                password: DEMO_PASSWORD.into(),
+                password: users::new_password(DEMO_PASSWORD)?,
             },
             now,
         )?;
@@ -231,7 +231,7 @@ pub fn set_up(
     }
     let events = activity(&teams, now, start);
     for chunk in events.chunks(5_000) {
-        service::events::store_batch(conn, chunk, now)?;
+        service::events::store_batch(conn, chunk, &Principal::System.actor(), now)?;
     }
     Ok(keys)
 }

@@ -10,14 +10,26 @@ use serde::Serialize;
 /// Field path (dotted, e.g. `metric.kind` or `[3].occurred_at`) → what is wrong with it.
 pub type FieldErrors = BTreeMap<String, String>;
 
+/// The longest text an error shows or logs: a sentence and about 200 bytes of the client's input.
+/// A longer text is cut there, so a hostile body never comes back whole in an answer or a log line.
+pub const MAX_ERROR_TEXT: usize = 400;
+
+/// `text`, cut to [`MAX_ERROR_TEXT`] bytes (at a character boundary) with a note of its length.
+pub fn bounded(text: &str) -> std::borrow::Cow<'_, str> {
+    match crate::domain::validate::cut(text, MAX_ERROR_TEXT) {
+        whole if whole.len() == text.len() => text.into(),
+        start => format!("{start}… (cut; {} bytes in all)", text.len()).into(),
+    }
+}
+
 /// Every way a request can fail; each maps to one status and one problem `type`.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum AppError {
     /// 400: the request could not be read (malformed JSON, bad query or path).
-    #[error("{0}")]
+    #[error("{}", bounded(.0))]
     BadRequest(String),
     /// 422: well-formed input that breaks a rule; `errors` names each field.
-    #[error("{detail}")]
+    #[error("{}", bounded(.detail))]
     Validation {
         /// One sentence for humans.
         detail: String,
@@ -25,7 +37,7 @@ pub enum AppError {
         errors: FieldErrors,
     },
     /// 422 for a batch: `errors` names each bad field of each bad item, `items` lists them.
-    #[error("{detail}")]
+    #[error("{}", bounded(.detail))]
     InvalidItems {
         /// One sentence for humans.
         detail: String,
@@ -41,10 +53,10 @@ pub enum AppError {
     #[error("{0}")]
     Unauthorized(&'static str),
     /// 403: authenticated, but the role does not allow this.
-    #[error("{0}")]
+    #[error("{}", bounded(.0))]
     Forbidden(String),
     /// 405: the path exists, not with this method; lists the methods it takes (`Allow`).
-    #[error("{method} is not allowed here; use {allow}")]
+    #[error("{} is not allowed here; use {allow}", bounded(.method))]
     MethodNotAllowed {
         /// The method of the request.
         method: String,
@@ -52,20 +64,39 @@ pub enum AppError {
         allow: String,
     },
     /// 409: a duplicate key or a state that does not allow the change.
-    #[error("{0}")]
+    #[error("{}", bounded(.0))]
     Conflict(String),
     /// 413: the body is larger than accepted.
-    #[error("{0}")]
+    #[error("{}", bounded(.0))]
     PayloadTooLarge(String),
     /// 415: a body in a format this endpoint does not read.
-    #[error("{0}")]
+    #[error("{}", bounded(.0))]
     UnsupportedMediaType(String),
+    /// 429: too many attempts (failed sign-ins); `Retry-After` says how long to wait.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// One sentence for humans.
+        detail: String,
+        /// Seconds until the next attempt is taken.
+        retry_after_secs: u64,
+    },
     /// 503: a dependency (the database) is not ready.
-    #[error("{0}")]
+    #[error("{}", bounded(.0))]
     Unavailable(String),
     /// 500: a fault on our side; the detail is logged, never shown.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+/// Debug shows the variant and the bounded text, never the whole of a client's input: the request
+/// log records errors with both `Display` and `Debug`.
+impl std::fmt::Debug for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unexpected(error) => write!(f, "Unexpected({error:?})"),
+            other => write!(f, "{}({other})", other.kind().1),
+        }
+    }
 }
 
 impl AppError {
@@ -107,6 +138,7 @@ impl AppError {
             Self::Conflict(_) => ("conflict", "Conflict"),
             Self::PayloadTooLarge(_) => ("payload-too-large", "Payload Too Large"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported Media Type"),
+            Self::TooManyRequests { .. } => ("too-many-requests", "Too Many Requests"),
             Self::Unavailable(_) => ("unavailable", "Service Unavailable"),
             Self::Unexpected(_) => ("internal", "Internal Server Error"),
         }
@@ -147,6 +179,7 @@ impl ResponseError for AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -172,9 +205,14 @@ impl ResponseError for AppError {
             status: status.as_u16(),
             detail,
             errors: match self {
-                Self::Validation { errors, .. } | Self::InvalidItems { errors, .. } => {
-                    Some(errors.clone())
-                }
+                Self::Validation { errors, .. } | Self::InvalidItems { errors, .. } => Some(
+                    errors
+                        .iter()
+                        .map(|(field, message)| {
+                            (bounded(field).into_owned(), bounded(message).into_owned())
+                        })
+                        .collect(),
+                ),
                 _ => None,
             },
             items: match self {
@@ -186,6 +224,12 @@ impl ResponseError for AppError {
         response.content_type("application/problem+json");
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if let Self::TooManyRequests {
+            retry_after_secs, ..
+        } = self
+        {
+            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
         if let Self::MethodNotAllowed { allow, .. } = self
             && let Ok(allow) = HeaderValue::from_str(allow)

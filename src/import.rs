@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
+use crate::auth::Principal;
 use crate::domain::event::{self, Format, Position, RawEvent};
 use crate::error::AppError;
 use crate::service::events::{BatchChecker, store_batch, team_ids};
@@ -107,9 +108,7 @@ pub fn run(
                 reader
                     .read_to_end(&mut body)
                     .map_err(|e| format!("cannot read the input: {e}"))?;
-                event::read_json(&body, |position, item| {
-                    take(position, item);
-                })
+                event::read_json(&body, &mut take)
             }
         };
         read.map_err(|e| e.0)?;
@@ -122,7 +121,7 @@ pub fn run(
     let mut report = ImportReport::default();
     let mut failure: Option<AppError> = None;
     for events in arrivals {
-        match store_batch(&mut conn, &events, now) {
+        match store_batch(&mut conn, &events, &Principal::System.actor(), now) {
             Ok(summary) => {
                 report.accepted += summary.accepted;
                 report.duplicates += summary.duplicates;

@@ -30,6 +30,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Prometheus series.
     pub metrics: Metrics,
+    /// Password hashing off the database, and the record of failed sign-ins.
+    pub passwords: crate::auth::passwords::Passwords,
 }
 
 /// Opens the database, applies migrations, and returns it with the signing keys. With
@@ -117,6 +119,7 @@ impl Application {
             config,
             jwt,
             metrics: Metrics::new()?,
+            passwords: crate::auth::passwords::Passwords::new(),
         });
         let server = run(listener, state.clone())?;
         Ok(Self {
@@ -243,6 +246,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
         let document = web::Data::new(api);
         app.app_data(document)
             .default_service(web::to(http::not_found))
+            // Innermost: the caller is known before any extractor reads a body.
+            .wrap(from_fn(crate::auth::authenticate_first))
             // Inside `observe`, so that refused requests are counted too.
             .wrap(from_fn(http::refuse_nul_in_url))
             .wrap(from_fn(http::metrics::observe))

@@ -8,9 +8,13 @@ mod common;
 
 fuzz_target!(|data: &[u8]| {
     let mut items = common::Items::new();
-    let read = event::read_json(data, |position, item| items.push((position, item)));
+    let read = event::read_json(data, |position, item| {
+        items.push((position, item));
+        items.len() < common::MAX_ITEMS
+    });
+    // An array is read as a stream: items before a fault further on are handed over, and the
+    // upload is then refused whole (400), so there is nothing more to check.
     if read.is_err() {
-        assert!(items.is_empty(), "an unreadable upload hands over nothing");
         return;
     }
     common::check_items(&items);
@@ -26,7 +30,11 @@ fuzz_target!(|data: &[u8]| {
             .join(",")
     );
     let mut again = Vec::new();
-    event::read_json(array.as_bytes(), |_, item| again.push(item)).expect("written JSON reads");
+    event::read_json(array.as_bytes(), |_, item| {
+        again.push(item);
+        true
+    })
+    .expect("written JSON reads");
     let again: Vec<_> = again
         .into_iter()
         .map(|item| item.expect("a written event reads"))

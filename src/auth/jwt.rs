@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::identity::User;
 use crate::error::AppError;
 
 /// The `iss` of every token accord issues.
@@ -18,6 +19,18 @@ struct Claims {
     sub: String,
     iat: i64,
     exp: i64,
+    /// The account's token generation when issued (absent in tokens of earlier versions: 0).
+    #[serde(default)]
+    generation: i32,
+}
+
+/// Whom a valid token speaks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenSubject {
+    /// The user id.
+    pub user_id: String,
+    /// The account's token generation when the token was issued.
+    pub generation: i32,
 }
 
 /// Signs and checks access tokens with one shared secret.
@@ -44,19 +57,20 @@ impl JwtKeys {
         }
     }
 
-    /// A token for `user_id`, valid from `now` for `ttl`.
+    /// A token for `user`, valid from `now` for `ttl`.
     pub fn issue(
         &self,
-        user_id: &str,
+        user: &User,
         now: DateTime<Utc>,
         ttl: chrono::Duration,
     ) -> anyhow::Result<String> {
         let claims = Claims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
-            sub: user_id.into(),
+            sub: user.id.clone(),
             iat: now.timestamp(),
             exp: (now + ttl).timestamp(),
+            generation: user.token_generation,
         };
         Ok(encode(
             &Header::new(Algorithm::HS256),
@@ -65,11 +79,14 @@ impl JwtKeys {
         )?)
     }
 
-    /// The user id of a valid token. Expiry is checked against the system clock.
-    pub fn verify(&self, token: &str) -> Result<String, AppError> {
+    /// Whom a valid token speaks for. Expiry is checked against the system clock.
+    pub fn verify(&self, token: &str) -> Result<TokenSubject, AppError> {
         use jsonwebtoken::errors::ErrorKind;
         match decode::<Claims>(token, &self.decoding, &self.validation) {
-            Ok(data) => Ok(data.claims.sub),
+            Ok(data) => Ok(TokenSubject {
+                user_id: data.claims.sub,
+                generation: data.claims.generation,
+            }),
             Err(error) => Err(AppError::Unauthorized(match error.kind() {
                 ErrorKind::ExpiredSignature => "the token has expired",
                 ErrorKind::InvalidAudience | ErrorKind::InvalidIssuer => {
@@ -85,13 +102,33 @@ impl JwtKeys {
 mod tests {
     use super::*;
 
+    fn user(id: &str) -> User {
+        User {
+            id: id.into(),
+            email: "u@example.com".into(),
+            name: "U".into(),
+            team: None,
+            role: crate::domain::identity::Role::Admin,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            deactivated_at: None,
+            token_generation: 3,
+        }
+    }
+
     #[test]
     fn a_token_verifies_with_its_own_secret_only() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
         let token = keys
-            .issue("user-1", Utc::now(), chrono::Duration::hours(1))
+            .issue(&user("user-1"), Utc::now(), chrono::Duration::hours(1))
             .unwrap();
-        assert_eq!(keys.verify(&token).unwrap(), "user-1");
+        assert_eq!(
+            keys.verify(&token).unwrap(),
+            TokenSubject {
+                user_id: "user-1".into(),
+                generation: 3
+            }
+        );
         let other = JwtKeys::new(b"fedcba9876543210fedcba9876543210");
         assert!(other.verify(&token).is_err());
     }
@@ -101,7 +138,7 @@ mod tests {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
         let token = keys
             .issue(
-                "user-1",
+                &user("user-1"),
                 Utc::now() - chrono::Duration::hours(2),
                 chrono::Duration::hours(1),
             )

@@ -2,12 +2,13 @@
 
 pub mod credentials;
 pub mod jwt;
+pub mod passwords;
 pub mod policy;
 
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
 
 use crate::domain::identity::{Role, Scope, ServiceToken, TeamRef, User};
 use crate::error::AppError;
@@ -65,23 +66,93 @@ impl FromRequest for Principal {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(Authenticated(outcome)) = req.extensions_mut().remove::<Authenticated>() {
+            return Box::pin(std::future::ready(outcome));
+        }
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let bearer = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                let (scheme, token) = value.split_once(' ')?;
-                scheme
-                    .eq_ignore_ascii_case("bearer")
-                    .then(|| token.trim().to_string())
-            });
+        let bearer = bearer(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| anyhow::anyhow!("application state missing"))?;
             let token = bearer.ok_or(AppError::Unauthorized("a bearer token is required"))?;
             authenticate(&state, token).await
         })
     }
+}
+
+/// The outcome of authenticating a request's bearer token, left by [`authenticate_first`] for the
+/// [`Principal`] extractor.
+struct Authenticated(Result<Principal, AppError>);
+
+/// Middleware: authenticates the bearer token, if the request has one, before the handler's
+/// extractors run. A handler's extractors are polled together, so without this a request with a
+/// revoked token and a bad body could be told about its body (422) before being refused (401).
+pub async fn authenticate_first(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if let Some(token) = bearer(req.request())
+        && let Some(state) = req.app_data::<web::Data<AppState>>().cloned()
+    {
+        let outcome = authenticate(&state, token).await;
+        req.extensions_mut().insert(Authenticated(outcome));
+    }
+    next.call(req).await
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_string())
+        })
+}
+
+/// Who looks at a page: a signed-in person, or a wall screen holding a read-only share link
+/// (`?share=<service token>`, a token with the `status:read` scope). Pages answer to nobody else.
+#[derive(Clone, Debug)]
+pub struct PageViewer(pub Principal);
+
+impl FromRequest for PageViewer {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let share = web::Query::<ShareLink>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.into_inner().share);
+        let bearer_outcome = req.extensions_mut().remove::<Authenticated>();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| anyhow::anyhow!("application state missing"))?;
+            let viewer = match (bearer_outcome, share) {
+                (Some(Authenticated(outcome)), _) => outcome?,
+                (None, Some(token)) if credentials::is_service_token(&token) => {
+                    authenticate(&state, token).await?
+                }
+                (None, Some(_)) => {
+                    return Err(AppError::Unauthorized(
+                        "a share link holds a service token with the status:read scope",
+                    ));
+                }
+                (None, None) => {
+                    return Err(AppError::Unauthorized(
+                        "sign in, or open the page with a share link",
+                    ));
+                }
+            };
+            viewer.authorize(policy::Action::ReadSlas)?;
+            Ok(Self(viewer))
+        })
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ShareLink {
+    share: Option<String>,
 }
 
 async fn authenticate(state: &AppState, token: String) -> Result<Principal, AppError> {
@@ -99,16 +170,56 @@ async fn authenticate(state: &AppState, token: String) -> Result<Principal, AppE
             None => Err(AppError::Unauthorized("unknown service token")),
         };
     }
-    let user_id = state.jwt.verify(&token)?;
-    // The user is read on every request, so a deactivation or a role change applies at once.
+    let subject = state.jwt.verify(&token)?;
+    let user_id = subject.user_id.clone();
+    // The user is read on every request, so a deactivation, a role change or a new password
+    // applies at once.
     let user = state
         .db
         .run(move |conn| Ok(store::users::find(conn, &user_id)?))
         .await?;
     match user {
-        Some(user) if user.deactivated_at.is_none() => Ok(Principal::User(user)),
-        _ => Err(AppError::Unauthorized(
-            "the account behind this token no longer exists or is deactivated",
+        Some(user) if user.deactivated_at.is_some() => Err(AppError::Unauthorized(
+            "the account behind this token is deactivated",
         )),
+        Some(user) if user.token_generation != subject.generation => Err(AppError::Unauthorized(
+            "the password has changed since this token was issued",
+        )),
+        Some(user) => Ok(Principal::User(user)),
+        None => Err(AppError::Unauthorized(
+            "the account behind this token no longer exists",
+        )),
+    }
+}
+
+/// Signs a person in with email and password: the active account whose password matches, or the
+/// same 401 for an unknown email, a wrong password or a deactivated account, so the answer does
+/// not tell which. Failed attempts count against the account and the client address (429 once
+/// either has failed too often); the password is checked holding no database connection.
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: String,
+    address: Option<std::net::IpAddr>,
+) -> Result<User, AppError> {
+    let keys = passwords::SignInKeys::new(email, address);
+    state.passwords.check_allowed(&keys)?;
+    let email = email.trim().to_lowercase();
+    let found = state
+        .db
+        .run(move |conn| Ok(store::users::find_credentials(conn, &email)?))
+        .await?;
+    let (user, hash) = found.unzip();
+    let matches = state.passwords.verify(password, hash).await?;
+    match user {
+        Some(user) if matches && user.deactivated_at.is_none() => {
+            state.passwords.record_success(&keys);
+            Ok(user)
+        }
+        _ => {
+            state.passwords.record_failure(&keys);
+            state.metrics.failed_sign_ins.inc();
+            Err(AppError::Unauthorized("wrong email or password"))
+        }
     }
 }

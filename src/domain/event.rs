@@ -29,7 +29,7 @@ pub enum Format {
 }
 
 /// Where an item was in its upload.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Position {
     /// Index in a JSON array (0-based; 0 for a single object).
     Index(usize),
@@ -160,24 +160,33 @@ fn json_item(position: Position, bytes: &[u8]) -> Result<RawEvent, ItemProblem> 
 #[error("{0}")]
 pub struct UnreadableUpload(pub String);
 
-/// Reads a JSON object or array, calling `each` for every item in order.
+/// Reads a JSON object or array, calling `each` for every item in order until it answers `false`.
+///
+/// An array is read as a stream: each element is handed over as soon as it is read (a slice of
+/// the body, read on its own so that a bad item is named by its index), and nothing is kept, so
+/// the work is bounded by what `each` accepts, whatever the array holds. Items may be handed over
+/// before a fault further on makes the upload unreadable; the caller then refuses it whole.
 pub fn read_json(
     body: &[u8],
-    mut each: impl FnMut(Position, Result<RawEvent, ItemProblem>),
+    mut each: impl FnMut(Position, Result<RawEvent, ItemProblem>) -> bool,
 ) -> Result<(), UnreadableUpload> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'[') {
-        // Each element is kept as a slice of the body and read on its own, so a bad item is
-        // reported with its index instead of ending the whole read.
-        let items: Vec<&RawValue> = serde_json::from_slice(body)
-            .map_err(|e| UnreadableUpload(format!("malformed JSON: {e}")))?;
-        for (index, item) in items.into_iter().enumerate() {
-            each(
-                Position::Index(index),
-                json_item(Position::Index(index), item.get().as_bytes()),
-            );
-        }
-        return Ok(());
+        let mut stopped = false;
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        let read = serde::Deserializer::deserialize_seq(
+            &mut deserializer,
+            EachElement {
+                each: &mut each,
+                stopped: &mut stopped,
+            },
+        )
+        .and_then(|()| deserializer.end());
+        // Stopping leaves the rest of the array unread, which serde_json reports as an error.
+        return match read {
+            Err(_) if stopped => Ok(()),
+            other => other.map_err(|e| UnreadableUpload(format!("malformed JSON: {e}"))),
+        };
     }
     let item: &RawValue = serde_json::from_slice(body)
         .map_err(|e| UnreadableUpload(format!("malformed JSON: {e}")))?;
@@ -186,6 +195,36 @@ pub fn read_json(
         json_item(Position::Index(0), item.get().as_bytes()),
     );
     Ok(())
+}
+
+/// Hands each element of a JSON array to `each` as it is read, until `each` answers `false`.
+struct EachElement<'f, F> {
+    each: &'f mut F,
+    stopped: &'f mut bool,
+}
+
+impl<'de, F> serde::de::Visitor<'de> for EachElement<'_, F>
+where
+    F: FnMut(Position, Result<RawEvent, ItemProblem>) -> bool,
+{
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of events")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(item) = seq.next_element::<&'de RawValue>()? {
+            let position = Position::Index(index);
+            if !(self.each)(position, json_item(position, item.get().as_bytes())) {
+                *self.stopped = true;
+                return Ok(());
+            }
+            index += 1;
+        }
+        Ok(())
+    }
 }
 
 /// Reads NDJSON line by line from `reader`; blank lines are skipped.
@@ -243,7 +282,8 @@ pub fn read_csv(
             Some(column) => columns[column] = Some(index),
             None => {
                 return Err(UnreadableUpload(format!(
-                    "unknown CSV column {name:?}; expected {}",
+                    "unknown CSV column {}; expected {}",
+                    validate::quoted(name),
                     CSV_COLUMNS.join(",")
                 )));
             }
@@ -362,18 +402,27 @@ pub fn check(
     if !is_event_kind(&raw.kind) {
         fail(
             "kind",
-            format!("{:?} does not match ^[a-z][a-z0-9_.-]{{0,63}}$", raw.kind),
+            format!(
+                "{} does not match ^[a-z][a-z0-9_.-]{{0,63}}$",
+                validate::quoted(&raw.kind)
+            ),
         );
     }
     let team_id = teams.get(&raw.team).cloned();
     if team_id.is_none() {
-        fail("team", format!("no team with slug {:?}", raw.team));
+        fail(
+            "team",
+            format!("no team with slug {}", validate::quoted(&raw.team)),
+        );
     }
     let occurred_at = parse_instant(&raw.occurred_at);
     match occurred_at {
         None => fail(
             "occurred_at",
-            format!("{:?} is not an RFC 3339 timestamp", raw.occurred_at),
+            format!(
+                "{} is not an RFC 3339 timestamp",
+                validate::quoted(&raw.occurred_at)
+            ),
         ),
         Some(at) if at > now + MAX_FUTURE_SKEW => fail(
             "occurred_at",
@@ -480,11 +529,12 @@ mod tests {
         let mut seen = Vec::new();
         read_json(br#"[{"external_id":"a"}, {"external_id":"b","kind":"k","subject_id":"s","team":"t","occurred_at":"o","colour":1}]"#, |p, r| {
             seen.push((p, r.err().map(|e| e.field)));
+            true
         })
         .unwrap();
         assert_eq!(seen[0], (Position::Index(0), Some("kind".to_string())));
         assert_eq!(seen[1].0, Position::Index(1));
-        assert!(read_json(b"[{", |_, _| {}).is_err());
+        assert!(read_json(b"[{", |_, _| true).is_err());
     }
 
     #[test]
@@ -508,10 +558,34 @@ mod tests {
     }
 
     #[test]
+    fn a_json_array_is_read_only_as_far_as_asked() {
+        let mut seen = 0;
+        // Ten million elements would take gigabytes as a list; the reader stops at the third.
+        let body = format!("[{}0]", "0,".repeat(10_000_000));
+        read_json(body.as_bytes(), |_, item| {
+            assert!(item.is_err(), "a zero is not an event");
+            seen += 1;
+            seen < 3
+        })
+        .unwrap();
+        assert_eq!(seen, 3);
+        let mut all = 0;
+        read_json(b" [1, 2] ", |_, _| {
+            all += 1;
+            true
+        })
+        .unwrap();
+        assert_eq!(all, 2);
+        assert!(read_json(b"[1, 2] x", |_, _| true).is_err());
+        assert!(read_json(b"[1, 2", |_, _| true).is_err());
+    }
+
+    #[test]
     fn an_unknown_field_without_a_name_names_the_item() {
         let mut seen = Vec::new();
         read_json(br#"{"external_id":"a","":1}"#, |_, r| {
             seen.push(r.unwrap_err().field);
+            true
         })
         .unwrap();
         assert_eq!(seen, ["body"]);

@@ -96,9 +96,14 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
     /// Set when the account was deactivated; such an account cannot sign in.
     pub deactivated_at: Option<DateTime<Utc>>,
+    /// Moves on when the password changes; tokens carry the generation they were issued in and
+    /// are refused once it has moved on.
+    #[serde(skip)]
+    pub token_generation: i32,
 }
 
-/// What a service token may be used for.
+/// What a service token may be used for: a token can do what its scopes name and nothing else
+/// (the table is in `docs/security.md`).
 #[derive(
     Clone,
     Copy,
@@ -113,20 +118,37 @@ pub struct User {
     utoipa::ToSchema,
 )]
 pub enum Scope {
-    /// Post activity events, for any team.
+    /// Post activity events: for its team when the token has one, else for any team.
     #[serde(rename = "events:write")]
     EventsWrite,
-    /// Read SLA status (for bots).
+    /// Read activity events (`GET /events`).
+    #[serde(rename = "events:read")]
+    EventsRead,
+    /// Read agreements and how they stand: status, SLAs, versions, evaluations, overdue leads,
+    /// calendars, teams, the compliance report and the status board (for bots and wall screens).
     #[serde(rename = "status:read")]
     StatusRead,
+    /// Read breaches (`GET /breaches`), for bots that list what is open.
+    #[serde(rename = "breaches:read")]
+    BreachesRead,
 }
 
 impl Scope {
+    /// Every scope, in the order the documentation lists them.
+    pub const ALL: [Self; 4] = [
+        Self::EventsWrite,
+        Self::EventsRead,
+        Self::StatusRead,
+        Self::BreachesRead,
+    ];
+
     /// The stored and serialized name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::EventsWrite => "events:write",
+            Self::EventsRead => "events:read",
             Self::StatusRead => "status:read",
+            Self::BreachesRead => "breaches:read",
         }
     }
 }
@@ -134,13 +156,16 @@ impl Scope {
 impl FromStr for Scope {
     type Err = String;
     fn from_str(value: &str) -> Result<Self, String> {
-        match value {
-            "events:write" => Ok(Self::EventsWrite),
-            "status:read" => Ok(Self::StatusRead),
-            other => Err(format!(
-                "unknown scope {other:?}; expected events:write or status:read"
-            )),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == value)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|s| s.as_str()).collect();
+                format!(
+                    "unknown scope {value:?}; expected one of {}",
+                    names.join(", ")
+                )
+            })
     }
 }
 

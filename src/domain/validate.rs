@@ -15,6 +15,27 @@ pub fn slug(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// How much of a client's text an error message quotes.
+pub const MAX_QUOTED: usize = 200;
+
+/// `value` quoted for an error message, cut after [`MAX_QUOTED`] bytes: a message names what was
+/// wrong without echoing a hostile input whole.
+pub fn quoted(value: &str) -> String {
+    match cut(value, MAX_QUOTED) {
+        whole if whole.len() == value.len() => format!("{value:?}"),
+        start => format!("{start:?}… ({} bytes)", value.len()),
+    }
+}
+
+/// The first `max` bytes of `text` at most, ending on a character boundary.
+pub fn cut(text: &str, max: usize) -> &str {
+    let mut end = max.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// Why text holding the NUL character is refused: PostgreSQL stores no NUL in `text` or `jsonb`,
 /// so it is refused on every backend alike, where it comes in.
 pub const NUL_REASON: &str = "must not contain the NUL character (U+0000)";

@@ -95,6 +95,7 @@ pub async fn list_audit(
         action: q.action,
         from: q.from,
         to: q.to,
+        concerning_team: None,
     };
     let entries = state
         .db

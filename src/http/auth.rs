@@ -1,11 +1,10 @@
 //! `POST /auth/token`: email and password in, access token out.
 
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 
 use super::json::ApiJson;
 use crate::error::{AppError, Problem};
-use crate::service;
 use crate::startup::AppState;
 
 /// How long a token from `/auth/token` is valid.
@@ -34,19 +33,19 @@ pub struct TokenResponse {
 
 /// Exchanges email and password for an access token.
 #[utoipa::path(tag = "auth", request_body = TokenRequest, responses(
-    (status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    (status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 422, body = Problem),
+    (status = 429, description = "Too many failed sign-ins for this account or address; `Retry-After` says how long to wait", body = Problem)))]
 #[post("/auth/token")]
 pub async fn issue_token(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: ApiJson<TokenRequest>,
 ) -> Result<HttpResponse, AppError> {
     let TokenRequest { email, password } = body.into_inner();
-    let user = state
-        .db
-        .run(move |conn| service::sessions::sign_in(conn, &email, &password))
-        .await?;
+    let address = req.peer_addr().map(|a| a.ip());
+    let user = crate::auth::sign_in(&state, &email, password, address).await?;
     let ttl = chrono::Duration::seconds(TOKEN_TTL_SECS);
-    let access_token = state.jwt.issue(&user.id, chrono::Utc::now(), ttl)?;
+    let access_token = state.jwt.issue(&user, chrono::Utc::now(), ttl)?;
     Ok(HttpResponse::Ok().json(TokenResponse {
         access_token,
         token_type: "Bearer",

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::json::read_body;
 use super::pagination::{ListResponse, PageParams};
 use crate::auth::Principal;
+use crate::auth::policy::Action;
 use crate::domain::event::Format;
 use crate::error::{AppError, Problem};
 use crate::service::{self, events::ListFilter};
@@ -41,6 +42,9 @@ pub struct EventResponse {
     /// Attributes as sent.
     #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
+    /// Who submitted it: `user:<id>` or `token:<id>` (as in the audit log), `system` for
+    /// `accord import` and the demo, `null` for events stored before accord recorded it.
+    pub submitted_by: Option<String>,
 }
 
 impl From<StoredEvent> for EventResponse {
@@ -53,6 +57,7 @@ impl From<StoredEvent> for EventResponse {
             occurred_at: e.occurred_at,
             received_at: e.received_at,
             attributes: serde_json::from_str(&e.attributes).unwrap_or_default(),
+            submitted_by: e.submitted_by,
         }
     }
 }
@@ -97,17 +102,27 @@ pub async fn post_events(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let format = format_of(&req)?;
+    // Refused before a byte of the body is read.
+    principal.authorize(Action::WriteSomeEvents)?;
     let (max_bytes, max_items, now) = (
         state.config.events_max_bytes,
         state.config.events_max_batch,
         state.clock.now(),
     );
+    let teams = state.db.run(service::events::team_ids).await?;
     let body = read_body(&req, &mut payload.into_inner(), max_bytes)
         .await?
         .freeze();
+    let submitted_by = principal.actor();
+    // Parsing is CPU work: on the blocking pool, holding no database connection.
+    let events = web::block(move || {
+        service::events::check_upload(&principal, format, &body, &teams, max_items, now)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("event check failed: {e}"))??;
     let summary = state
         .db
-        .run(move |conn| service::events::ingest(conn, &principal, format, &body, max_items, now))
+        .run(move |conn| service::events::store_batch(conn, &events, &submitted_by, now))
         .await?;
     Ok(HttpResponse::Ok().json(IngestResponse {
         accepted: summary.accepted,

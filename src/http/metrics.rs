@@ -8,7 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, get, web};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
 use tracing_actix_web::RequestId;
 
@@ -20,6 +20,8 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// Sign-ins refused for a wrong email or password (not those refused by the rate limit).
+    pub failed_sign_ins: IntCounter,
 }
 
 impl Metrics {
@@ -43,12 +45,18 @@ impl Metrics {
             ]),
             &["method", "route"],
         )?;
+        let failed_sign_ins = IntCounter::new(
+            "accord_failed_sign_ins_total",
+            "Sign-ins refused for a wrong email or password",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(failed_sign_ins.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
+            failed_sign_ins,
         })
     }
 

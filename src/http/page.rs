@@ -4,7 +4,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 
-use crate::auth::Principal;
+use crate::auth::policy::Action;
+use crate::auth::{PageViewer, Principal};
 use crate::domain::breach::Breach;
 use crate::domain::evaluation::{Evaluation, OpenItem};
 use crate::domain::message::escape;
@@ -19,21 +20,26 @@ struct Board {
     now: DateTime<Utc>,
 }
 
-fn load(conn: &mut crate::store::DbConn, now: DateTime<Utc>) -> Result<Board, AppError> {
-    let actor = Principal::System;
+/// The board as `actor` may see it: agreements and overdue leads for anyone who may read them,
+/// breaches (with their notes) only for those who may read breaches.
+fn load(
+    conn: &mut crate::store::DbConn,
+    actor: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Board, AppError> {
     let mut lines = Vec::new();
-    for line in service::reports::board(conn, &actor, None, now)? {
+    for line in service::reports::board(conn, actor, None, now)? {
         let page = PageRequest {
             limit: 1000,
             after: None,
         };
         let mut history =
-            service::evaluation::history(conn, &actor, &line.sla, None, None, &page)?.items;
+            service::evaluation::history(conn, actor, &line.sla, None, None, &page)?.items;
         history.retain(|e| e.period_start <= now);
         let keep = history.len().saturating_sub(12);
         history.drain(..keep);
         let overdue = if line.overdue.is_some() {
-            service::evaluation::violations(conn, &actor, &line.sla, now)?
+            service::evaluation::violations(conn, actor, &line.sla, now)?
                 .into_iter()
                 .filter(|i| i.overdue)
                 .take(5)
@@ -47,11 +53,15 @@ fn load(conn: &mut crate::store::DbConn, now: DateTime<Utc>) -> Result<Board, Ap
         limit: 50,
         after: None,
     };
-    let breaches = service::breaches::list(conn, &actor, Default::default(), &page)?
-        .items
-        .into_iter()
-        .filter(|b| b.status.is_live())
-        .collect();
+    let breaches = if actor.allows(Action::ReadBreaches) {
+        service::breaches::list(conn, actor, Default::default(), &page)?
+            .items
+            .into_iter()
+            .filter(|b| b.status.is_live())
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Board {
         lines,
         breaches,
@@ -194,10 +204,13 @@ th{background:#f6f8fa;font-size:13px;color:#57606a}td.num{font-variant-numeric:t
 .badge{display:inline-block;color:#fff;border-radius:12px;padding:2px 10px;font-size:12px;font-weight:600}.badge.stale{background:#8250df;margin-left:6px}\
 ul.overdue{margin:6px 0 0;padding-left:18px;font-size:12px;color:#cf222e}footer{padding:16px 32px;color:#57606a;font-size:12px}";
 
-/// The status page.
-pub async fn status_page(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let now = state.clock.now();
-    let board = state.db.run(move |conn| load(conn, now)).await?;
+/// The status page, for a signed-in person or a share link.
+pub async fn status_page(
+    state: web::Data<AppState>,
+    viewer: PageViewer,
+) -> Result<HttpResponse, AppError> {
+    let (now, viewer) = (state.clock.now(), viewer.0);
+    let board = state.db.run(move |conn| load(conn, &viewer, now)).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(render(&board)))

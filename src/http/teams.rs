@@ -10,7 +10,7 @@ use super::pagination::{ListResponse, PageParams};
 use crate::auth::Principal;
 use crate::domain::identity::Team;
 use crate::error::{AppError, Problem};
-use crate::service::{self, teams::NewTeam, teams::TeamChanges};
+use crate::service::{self, teams::NewTeam, teams::TeamChanges, teams::TeamView};
 use crate::startup::AppState;
 
 /// A new team.
@@ -50,24 +50,43 @@ pub struct TeamResponse {
     pub name: String,
     /// Distribution address.
     pub email: String,
-    /// Webhook URL, if set.
+    /// Webhook URL: a secret, shown to admins and the team's heads; `null` for others and when unset.
     pub webhook_url: Option<String>,
+    /// Whether the team has a webhook (shown to everyone).
+    pub webhook_set: bool,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<Team> for TeamResponse {
-    fn from(team: Team) -> Self {
+impl From<TeamView> for TeamResponse {
+    fn from(
+        TeamView {
+            team,
+            webhook_visible,
+        }: TeamView,
+    ) -> Self {
         Self {
             slug: team.slug,
             name: team.name,
             email: team.email,
-            webhook_url: team.webhook_url,
+            webhook_set: team.webhook_url.is_some(),
+            webhook_url: team.webhook_url.filter(|_| webhook_visible),
             created_at: team.created_at,
             updated_at: team.updated_at,
         }
+    }
+}
+
+impl From<Team> for TeamResponse {
+    /// A team as its admin or head sees it, secrets included.
+    fn from(team: Team) -> Self {
+        TeamView {
+            team,
+            webhook_visible: true,
+        }
+        .into()
     }
 }
 

@@ -1,16 +1,17 @@
 //! `/users`: people, their roles and teams.
 
 use actix_web::http::header::LOCATION;
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::json::ApiJson;
 use super::pagination::{ListResponse, PageParams};
 use crate::auth::Principal;
+use crate::auth::passwords::SignInKeys;
 use crate::domain::identity::{Role, User};
 use crate::error::{AppError, Problem};
-use crate::service::{self, users::NewUser, users::UserChanges};
+use crate::service::{self, users::NewUser, users::PasswordChange, users::UserChanges};
 use crate::startup::AppState;
 
 /// A new account.
@@ -41,8 +42,10 @@ pub struct UpdateUserRequest {
     pub team: Option<String>,
     /// Role.
     pub role: Option<Role>,
-    /// New password.
+    /// New password (at least 12 characters).
     pub password: Option<String>,
+    /// The current password: required to change one's own password.
+    pub current_password: Option<String>,
 }
 
 /// An account as returned (never its password).
@@ -103,7 +106,7 @@ pub async fn create_user(
             name,
             team,
             role,
-            password,
+            password: state.passwords.hash(password).await?,
         },
         state.clock.now(),
     );
@@ -166,6 +169,7 @@ pub async fn get_user(
 pub async fn update_user(
     state: web::Data<AppState>,
     principal: Principal,
+    req: HttpRequest,
     id: web::Path<String>,
     body: ApiJson<UpdateUserRequest>,
 ) -> Result<HttpResponse, AppError> {
@@ -175,9 +179,18 @@ pub async fn update_user(
         team,
         role,
         password,
+        current_password,
     } = body.into_inner();
-    let (id, changes, now) = (
-        id.into_inner(),
+    let id = id.into_inner();
+    let password = match password {
+        Some(new) => {
+            let address = req.peer_addr().map(|a| a.ip());
+            let current = current_password.map(|password| (password, address));
+            Some(password_change(&state, &principal, &id, new, current).await?)
+        }
+        None => None,
+    };
+    let (changes, now) = (
         UserChanges {
             name,
             email,
@@ -192,6 +205,43 @@ pub async fn update_user(
         .run(move |conn| service::users::update(conn, &principal, &id, changes, now))
         .await?;
     Ok(HttpResponse::Ok().json(UserResponse::from(user)))
+}
+
+/// Hashes a new password and, when the caller changes their own, checks the current one (a wrong
+/// one counts as a failed sign-in), all without holding a database connection while hashing.
+async fn password_change(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    new: String,
+    current: Option<(String, Option<std::net::IpAddr>)>,
+) -> Result<PasswordChange, AppError> {
+    let new = state.passwords.hash(new).await?;
+    let verified_against = match (principal, current) {
+        (Principal::User(me), Some((current, address))) if me.id == id => {
+            let keys = SignInKeys::new(&me.email, address);
+            state.passwords.check_allowed(&keys)?;
+            let user_id = me.id.clone();
+            let stored = state
+                .db
+                .run(move |conn| service::users::stored_password_hash(conn, &user_id))
+                .await?;
+            if state.passwords.verify(current, stored.clone()).await? {
+                stored
+            } else {
+                state.passwords.record_failure(&keys);
+                return Err(AppError::invalid(
+                    "current_password",
+                    "does not match your password",
+                ));
+            }
+        }
+        _ => None,
+    };
+    Ok(PasswordChange {
+        new,
+        verified_against,
+    })
 }
 
 /// Deactivates an account: it can no longer sign in, and its tokens stop working at once.

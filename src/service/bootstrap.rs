@@ -55,12 +55,12 @@ pub fn first_admin(
         name: "Administrator".into(),
         team: None,
         role: Role::Admin,
-        password,
+        password: users::new_password(&password)?,
     };
     match users::create(conn, &Principal::System, new.clone(), now) {
         Ok(_) => Ok(Some(FirstAdmin {
             email: new.email,
-            generated_password: given.is_none().then_some(new.password),
+            generated_password: given.is_none().then_some(password),
         })),
         // Another replica created it at the same moment.
         Err(AppError::Conflict(_)) => Ok(None),

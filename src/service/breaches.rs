@@ -377,7 +377,7 @@ pub fn handle(
         let before = breach.clone();
         let action = match &handling {
             Handling::Acknowledge(_) => {
-                actor.authorize(Action::SignSla { provider, consumer })?;
+                actor.authorize(Action::AcknowledgeBreach { provider, consumer })?;
                 if breach.status != BreachStatus::Open {
                     return Err(AppError::Conflict(format!(
                         "the breach is {}; only an open breach is acknowledged",
@@ -391,13 +391,7 @@ pub fn handle(
                 "breach.acknowledged"
             }
             Handling::Dispute(_) => {
-                let is_provider_head = actor.role() == Some(Role::Head)
-                    && actor.team().is_some_and(|t| &t.id == provider);
-                if !is_provider_head {
-                    return Err(AppError::Forbidden(
-                        "only a head of the provider team can dispute a breach".into(),
-                    ));
-                }
+                actor.authorize(Action::DisputeBreach { provider })?;
                 if !matches!(
                     breach.status,
                     BreachStatus::Open | BreachStatus::Acknowledged
@@ -413,7 +407,7 @@ pub fn handle(
                 "breach.disputed"
             }
             Handling::Resolve(_) => {
-                actor.authorize(Action::RetireSla { provider, consumer })?;
+                actor.authorize(Action::ResolveBreach { provider, consumer })?;
                 if !breach.status.is_live() {
                     return Err(AppError::Conflict(format!(
                         "the breach is {}",
@@ -477,7 +471,7 @@ pub fn list(
     mut filter: BreachFilter,
     page: &PageRequest,
 ) -> Result<Page<Breach>, AppError> {
-    actor.authorize(Action::ReadSlas)?;
+    actor.authorize(Action::ReadBreaches)?;
     if let (Some(role), Some(team)) = (actor.role(), actor.team())
         && role != Role::Admin
         && filter.team_id.is_none()
@@ -490,6 +484,6 @@ pub fn list(
 
 /// One breach.
 pub fn get(conn: &mut DbConn, actor: &Principal, id: &str) -> Result<Breach, AppError> {
-    actor.authorize(Action::ReadSlas)?;
+    actor.authorize(Action::ReadBreaches)?;
     store::breaches::find(conn, id)?.ok_or(AppError::NotFound("breach"))
 }

@@ -31,7 +31,7 @@ pub fn create(
     input: CalendarInput,
     now: DateTime<Utc>,
 ) -> Result<Calendar, AppError> {
-    actor.authorize(Action::ManageCalendars)?;
+    actor.authorize(Action::CreateCalendar)?;
     let key = input
         .key
         .clone()
@@ -64,7 +64,6 @@ pub fn replace(
     input: CalendarInput,
     now: DateTime<Utc>,
 ) -> Result<Calendar, AppError> {
-    actor.authorize(Action::ManageCalendars)?;
     if input.key.as_deref().is_some_and(|k| k != key) {
         return Err(AppError::invalid(
             "key",
@@ -74,6 +73,8 @@ pub fn replace(
     let mut calendar = parsed(input, key, now)?;
     write_tx(conn, |conn| {
         let before = store::calendars::find(conn, key)?.ok_or(AppError::NotFound("calendar"))?;
+        let parties = store::slas::parties_using_calendar(conn, key)?;
+        actor.authorize(Action::ChangeCalendar { parties: &parties })?;
         calendar.created_at = before.created_at;
         store::calendars::update(conn, &calendar)?;
         audit(
@@ -95,9 +96,10 @@ pub fn delete(
     key: &str,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    actor.authorize(Action::ManageCalendars)?;
     write_tx(conn, |conn| {
         let before = store::calendars::find(conn, key)?.ok_or(AppError::NotFound("calendar"))?;
+        let parties = store::slas::parties_using_calendar(conn, key)?;
+        actor.authorize(Action::ChangeCalendar { parties: &parties })?;
         let users = store::slas::count_using_calendar(conn, key)?;
         if users > 0 {
             return Err(AppError::Conflict(format!(

@@ -369,8 +369,11 @@ pub fn evaluate_now(
     settings: Settings,
     links: &Links,
 ) -> Result<Vec<Evaluation>, AppError> {
-    actor.authorize(Action::ReadSlas)?;
     let sla = store::slas::find_by_key(conn, key)?.ok_or(AppError::NotFound("sla"))?;
+    actor.authorize(Action::EvaluateSla {
+        provider: &sla.provider.id,
+        consumer: &sla.consumer.id,
+    })?;
     let agreement = store::slas::load(conn, sla)?;
     if agreement.last_signed().is_none() {
         return Err(AppError::Conflict(format!(
@@ -618,9 +621,18 @@ pub fn simulate_request(
     now: DateTime<Utc>,
     settings: Settings,
 ) -> Result<Vec<Evaluation>, AppError> {
-    actor.authorize(Action::ReadSlas)?;
+    actor.authorize(Action::SimulateSla)?;
     if to <= from {
         return Err(AppError::invalid("to", "must come after from"));
+    }
+    if to - from > MAX_SIMULATED_RANGE {
+        return Err(AppError::invalid(
+            "to",
+            format!(
+                "a simulation covers at most {} days; narrow from and to",
+                MAX_SIMULATED_RANGE.num_days()
+            ),
+        ));
     }
     let definition = match (sla, input) {
         (Some(key), None) => {
@@ -645,3 +657,7 @@ pub fn simulate_request(
     };
     simulate(conn, &definition, from, to, now, settings)
 }
+
+/// The longest range `POST /slas/simulate` takes. Its cost grows with the events in the range and
+/// the windows judged; windows are at least a day apart, so this also bounds them to about 1,100.
+pub const MAX_SIMULATED_RANGE: Duration = Duration::days(3 * 366);

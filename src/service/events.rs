@@ -10,7 +10,7 @@ use crate::auth::Principal;
 use crate::auth::policy::Action;
 use crate::domain::FieldErrors;
 use crate::domain::event::{self, Format, ItemProblem, NewEvent, Position};
-use crate::error::AppError;
+use crate::error::{AppError, bounded};
 use crate::store::events::{EventFilter, StoredEvent};
 use crate::store::{self, DbConn, to_db_time, write_tx};
 
@@ -36,23 +36,39 @@ pub fn team_ids(conn: &mut DbConn) -> Result<HashMap<String, String>, AppError> 
 pub struct BatchChecker<'a> {
     teams: &'a HashMap<String, String>,
     now: DateTime<Utc>,
-    /// Events that passed.
+    listed_problems: usize,
+    /// Events that passed (none are kept once an item has failed, when bounded: the batch is
+    /// refused anyway).
     pub events: Vec<NewEvent>,
-    /// Every problem found.
+    /// The problems found (the first ones only, when bounded).
     pub problems: Vec<ItemProblem>,
     /// How many items were read.
     pub items: usize,
+    /// How many items failed.
+    pub bad_items: usize,
 }
 
 impl<'a> BatchChecker<'a> {
-    /// A checker against `teams` at `now`.
+    /// A checker against `teams` at `now` that keeps every event and problem.
     pub fn new(teams: &'a HashMap<String, String>, now: DateTime<Utc>) -> Self {
         Self {
             teams,
             now,
+            listed_problems: usize::MAX,
             events: Vec::new(),
             problems: Vec::new(),
             items: 0,
+            bad_items: 0,
+        }
+    }
+
+    /// A checker for a batch stored whole or not at all: it keeps the first
+    /// [`MAX_LISTED_PROBLEMS`] problems, and no events once one item has failed, so a hostile
+    /// upload costs no more memory than a good one.
+    pub fn all_or_nothing(teams: &'a HashMap<String, String>, now: DateTime<Utc>) -> Self {
+        Self {
+            listed_problems: MAX_LISTED_PROBLEMS,
+            ..Self::new(teams, now)
         }
     }
 
@@ -63,106 +79,128 @@ impl<'a> BatchChecker<'a> {
             .map_err(|p| vec![p])
             .and_then(|raw| event::check(raw, position, self.teams, self.now))
         {
+            Ok(_) if self.bad_items > 0 && self.listed_problems != usize::MAX => {}
             Ok(event) => self.events.push(event),
-            Err(problems) => self.problems.extend(problems),
+            Err(problems) => {
+                self.bad_items += 1;
+                let room = self.listed_problems.saturating_sub(self.problems.len());
+                self.problems.extend(problems.into_iter().take(room));
+                if self.listed_problems != usize::MAX {
+                    self.events = Vec::new();
+                }
+            }
         }
     }
 }
 
-fn invalid_items(problems: &[ItemProblem], items: usize) -> AppError {
-    let bad: BTreeSet<String> = problems.iter().map(|p| p.position.to_string()).collect();
-    let listed = &problems[..problems.len().min(MAX_LISTED_PROBLEMS)];
+fn invalid_items(checker: &BatchChecker<'_>) -> AppError {
+    let listed = &checker.problems[..checker.problems.len().min(MAX_LISTED_PROBLEMS)];
     let errors: FieldErrors = listed
         .iter()
         .map(|p| (format!("{}.{}", p.position, p.field), p.reason.clone()))
         .collect();
     let items_json = listed
         .iter()
-        .map(|p| match p.position {
-            Position::Index(i) => json!({"index": i, "field": p.field, "reason": p.reason}),
-            Position::Line(n) => json!({"line": n, "field": p.field, "reason": p.reason}),
+        .map(|p| {
+            let (field, reason) = (bounded(&p.field), bounded(&p.reason));
+            match p.position {
+                Position::Index(i) => json!({"index": i, "field": field, "reason": reason}),
+                Position::Line(n) => json!({"line": n, "field": field, "reason": reason}),
+            }
         })
         .collect();
-    let first = bad.iter().next().cloned().unwrap_or_default();
+    let first = listed
+        .first()
+        .map(|p| p.position.to_string())
+        .unwrap_or_default();
+    let unlisted = checker.bad_items
+        - listed
+            .iter()
+            .map(|p| p.position)
+            .collect::<BTreeSet<_>>()
+            .len();
+    let more = if unlisted > 0 {
+        format!("; the first {MAX_LISTED_PROBLEMS} problems are listed")
+    } else {
+        String::new()
+    };
     AppError::InvalidItems {
         detail: format!(
-            "{} of {items} events are invalid (the first at {first}); nothing was stored",
-            bad.len()
+            "{} of {} events are invalid (the first at {first}){more}; nothing was stored",
+            checker.bad_items, checker.items
         ),
         errors,
         items: items_json,
     }
 }
 
-/// Reads an upload of `format`, checks every item, and stores the batch in one transaction, or
-/// nothing at all when any item is invalid (422) or the caller may not post for a team (403).
-pub fn ingest(
-    conn: &mut DbConn,
+/// Reads an upload of `format` and checks every item: the events to store, or the reason the
+/// whole batch is refused. The caller's right to write is checked before a byte is read, and
+/// each item's team as it is read: the first item for a team the caller may not write for
+/// stops the read with a 403. No database connection is needed, so none is held while parsing.
+pub fn check_upload(
     actor: &Principal,
     format: Format,
     body: &[u8],
+    teams: &HashMap<String, String>,
     max_items: usize,
     now: DateTime<Utc>,
-) -> Result<IngestSummary, AppError> {
-    let teams = team_ids(conn)?;
-    let mut checker = BatchChecker::new(&teams, now);
-    let too_many = || {
-        AppError::PayloadTooLarge(format!(
-            "a batch holds at most {max_items} events; split the upload"
-        ))
+) -> Result<Vec<NewEvent>, AppError> {
+    actor.authorize(Action::WriteSomeEvents)?;
+    let mut checker = BatchChecker::all_or_nothing(teams, now);
+    let mut refused: Option<AppError> = None;
+    let mut take = |position: Position, item: Result<event::RawEvent, ItemProblem>| -> bool {
+        if let Ok(raw) = &item
+            && let Some(team) = teams.get(&raw.team)
+            && let Err(error) = actor.authorize(Action::WriteEvents { team })
+        {
+            refused = Some(match error {
+                AppError::Forbidden(detail) => AppError::Forbidden(format!(
+                    "{detail} (item {position} is for {}); nothing was stored",
+                    raw.team
+                )),
+                other => other,
+            });
+            return false;
+        }
+        checker.take(position, item);
+        // One item past the limit is enough to know the batch is too large.
+        checker.items <= max_items
     };
     let read = match format {
-        Format::Json => event::read_json(body, |position, item| checker.take(position, item)),
-        Format::Ndjson => event::read_ndjson(body, |position, item| {
-            checker.take(position, item);
-            checker.items <= max_items
-        }),
-        Format::Csv => event::read_csv(body, |position, item| {
-            checker.take(position, item);
-            checker.items <= max_items
-        }),
+        Format::Json => event::read_json(body, &mut take),
+        Format::Ndjson => event::read_ndjson(body, &mut take),
+        Format::Csv => event::read_csv(body, &mut take),
     };
+    if let Some(refusal) = refused {
+        return Err(refusal);
+    }
     read.map_err(|e| AppError::BadRequest(e.0))?;
     if checker.items > max_items {
-        return Err(too_many());
+        return Err(AppError::PayloadTooLarge(format!(
+            "a batch holds at most {max_items} events; split the upload"
+        )));
     }
     if checker.items == 0 {
         return Err(AppError::BadRequest("the upload holds no events".into()));
     }
-    if !checker.problems.is_empty() {
-        return Err(invalid_items(&checker.problems, checker.items));
+    if checker.bad_items > 0 {
+        return Err(invalid_items(&checker));
     }
-    let events = checker.events;
-    let team_of: HashMap<&str, &str> = teams
-        .iter()
-        .map(|(slug, id)| (id.as_str(), slug.as_str()))
-        .collect();
-    for team in events
-        .iter()
-        .map(|e| e.team_id.as_str())
-        .collect::<BTreeSet<_>>()
-    {
-        actor
-            .authorize(Action::WriteEvents { team })
-            .map_err(|e| match e {
-                AppError::Forbidden(detail) => AppError::Forbidden(format!(
-                    "{detail} (the batch holds events for {})",
-                    team_of.get(team).unwrap_or(&"?")
-                )),
-                other => other,
-            })?;
-    }
-    store_batch(conn, &events, now)
+    Ok(checker.events)
 }
 
-/// Stores checked events in one transaction; already-known `external_id`s count as duplicates.
+/// Stores checked events in one transaction as submitted by `submitted_by` (an audit actor:
+/// `user:<id>`, `token:<id>`, `system`); an `external_id` the team already used counts as a
+/// duplicate.
 pub fn store_batch(
     conn: &mut DbConn,
     events: &[NewEvent],
+    submitted_by: &str,
     now: DateTime<Utc>,
 ) -> Result<IngestSummary, AppError> {
     let accepted = write_tx(conn, |conn| {
-        store::events::insert_new(conn, events, to_db_time(now))
+        store::events::insert_new(conn, events, submitted_by, to_db_time(now))
     })?;
     Ok(IngestSummary {
         accepted,

@@ -8,7 +8,6 @@ pub mod events;
 pub mod notify;
 pub mod reports;
 pub mod service_tokens;
-pub mod sessions;
 pub mod slas;
 pub mod teams;
 pub mod users;
@@ -90,6 +89,11 @@ pub fn audit_log(
     page: &PageRequest,
 ) -> Result<Page<AuditEntry>, AppError> {
     actor.authorize(crate::auth::policy::Action::ReadAudit)?;
-    let entries = store::audit::list(conn, filter, page.after.as_deref(), page.fetch_limit())?;
+    let mut filter = filter.clone();
+    filter.concerning_team = match actor.visibility() {
+        crate::auth::policy::Visibility::All => None,
+        crate::auth::policy::Visibility::Team(team) => Some(team),
+    };
+    let entries = store::audit::list(conn, &filter, page.after.as_deref(), page.fetch_limit())?;
     Ok(page.finish(entries, |entry| entry.id.clone()))
 }

@@ -90,7 +90,17 @@ pub fn list(
             "status must be pending, sent or failed, not {status:?}"
         )));
     }
-    let found = store::outbox::list(conn, status, page.after.as_deref(), page.fetch_limit())?;
+    let team = match actor.visibility() {
+        crate::auth::policy::Visibility::All => None,
+        crate::auth::policy::Visibility::Team(team) => Some(team),
+    };
+    let found = store::outbox::list(
+        conn,
+        status,
+        team.as_deref(),
+        page.after.as_deref(),
+        page.fetch_limit(),
+    )?;
     Ok(page.finish(found, |m| m.id.clone()))
 }
 
@@ -103,6 +113,12 @@ pub fn retry(
 ) -> Result<store::outbox::OutboxMessage, AppError> {
     actor.authorize(crate::auth::policy::Action::ManageNotifications)?;
     let message = store::outbox::find(conn, id)?.ok_or(AppError::NotFound("notification"))?;
+    // A head retries only their own team's messages; others' are not theirs to know of.
+    if let crate::auth::policy::Visibility::Team(team) = actor.visibility()
+        && !store::outbox::is_to_team(conn, id, &team)?
+    {
+        return Err(AppError::NotFound("notification"));
+    }
     if !store::outbox::retry(conn, id, now)? {
         return Err(AppError::Conflict(format!(
             "the notification is {}; only a failed one is retried",

@@ -104,6 +104,7 @@ pub fn update(
     now: DateTime<Utc>,
 ) -> Result<Team, AppError> {
     write_tx(conn, |conn| {
+        store::teams::lock(conn, slug)?;
         let before = store::teams::find_by_slug(conn, slug)?.ok_or(AppError::NotFound("team"))?;
         actor.authorize(Action::UpdateTeam { team: &before.id })?;
         let mut team = before.clone();
@@ -128,7 +129,7 @@ pub fn update(
             return Ok(team);
         }
         team.updated_at = now;
-        store::teams::update(conn, &team)?;
+        store::teams::update(conn, &before, &team)?;
         audit(
             conn,
             actor,
@@ -141,10 +142,30 @@ pub fn update(
     })
 }
 
+/// A team as `actor` may see it: its webhook URL is a secret, shown only to an admin and the
+/// team's heads (others learn whether one is set).
+pub fn seen_by(actor: &Principal, team: Team) -> TeamView {
+    let webhook_visible = actor.allows(Action::ReadTeamSecrets { team: &team.id });
+    TeamView {
+        team,
+        webhook_visible,
+    }
+}
+
+/// A team with what its reader may see of it.
+#[derive(Clone, Debug)]
+pub struct TeamView {
+    /// The team, secrets included: show `webhook_url` only when `webhook_visible`.
+    pub team: Team,
+    /// Whether the reader may see the webhook URL.
+    pub webhook_visible: bool,
+}
+
 /// One team by slug.
-pub fn get(conn: &mut DbConn, actor: &Principal, slug: &str) -> Result<Team, AppError> {
+pub fn get(conn: &mut DbConn, actor: &Principal, slug: &str) -> Result<TeamView, AppError> {
     actor.authorize(Action::ReadTeams)?;
-    store::teams::find_by_slug(conn, slug)?.ok_or(AppError::NotFound("team"))
+    let team = store::teams::find_by_slug(conn, slug)?.ok_or(AppError::NotFound("team"))?;
+    Ok(seen_by(actor, team))
 }
 
 /// Teams in slug order.
@@ -152,8 +173,9 @@ pub fn list(
     conn: &mut DbConn,
     actor: &Principal,
     page: &PageRequest,
-) -> Result<Page<Team>, AppError> {
+) -> Result<Page<TeamView>, AppError> {
     actor.authorize(Action::ReadTeams)?;
     let teams = store::teams::list(conn, page.after.as_deref(), page.fetch_limit())?;
-    Ok(page.finish(teams, |team| team.slug.clone()))
+    let teams = teams.into_iter().map(|team| seen_by(actor, team)).collect();
+    Ok(page.finish(teams, |view| view.team.slug.clone()))
 }

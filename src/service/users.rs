@@ -23,8 +23,32 @@ pub struct NewUser {
     pub team: Option<String>,
     /// Role.
     pub role: Role,
-    /// Password in clear; only its argon2 hash is kept.
-    pub password: String,
+    /// The password's argon2 hash, or why the password was refused (see [`NewPassword`]).
+    pub password: NewPassword,
+}
+
+/// A new password as the services take it: checked and hashed beforehand, because hashing is
+/// slow by design and needs no database connection (`Err`: the rule it breaks).
+pub type NewPassword = Result<String, String>;
+
+/// Checks and hashes a password on the calling thread (the command line; the HTTP layer uses
+/// [`crate::auth::passwords::Passwords::hash`]).
+pub fn new_password(clear: &str) -> Result<NewPassword, AppError> {
+    if let Err(reason) = validate::password(clear) {
+        return Ok(Err(reason));
+    }
+    Ok(Ok(hash_password(clear)?))
+}
+
+/// A password change: the new password, and for a change of one's own password the stored hash
+/// that the current password was verified against (the change is refused if that hash is no
+/// longer the stored one).
+#[derive(Clone, Debug)]
+pub struct PasswordChange {
+    /// The new password.
+    pub new: NewPassword,
+    /// The hash the current password matched; `None` when it was not given or did not match.
+    pub verified_against: Option<String>,
 }
 
 /// A partial change to an account; `None` leaves a field as it is.
@@ -39,7 +63,7 @@ pub struct UserChanges {
     /// New role.
     pub role: Option<Role>,
     /// New password.
-    pub password: Option<String>,
+    pub password: Option<PasswordChange>,
 }
 
 fn resolve_team(
@@ -75,12 +99,14 @@ fn check_user(user: &User, errors: &mut FieldErrors) {
     }
 }
 
-fn hash_checked(password: &str, errors: &mut FieldErrors) -> Result<Option<String>, AppError> {
-    if let Err(e) = validate::password(password) {
-        errors.insert("password".into(), e);
-        return Ok(None);
+fn checked_hash(password: &NewPassword, errors: &mut FieldErrors) -> Option<String> {
+    match password {
+        Ok(hash) => Some(hash.clone()),
+        Err(reason) => {
+            errors.insert("password".into(), reason.clone());
+            None
+        }
     }
-    Ok(Some(hash_password(password)?))
 }
 
 /// Creates an account: an admin for anyone, a head for their own team (heads and members).
@@ -91,8 +117,7 @@ pub fn create(
     now: DateTime<Utc>,
 ) -> Result<User, AppError> {
     let mut errors = FieldErrors::new();
-    // Hashing is slow by design: do it before taking the write lock.
-    let hash = hash_checked(&new.password, &mut errors)?;
+    let hash = checked_hash(&new.password, &mut errors);
     write_tx(conn, |conn| {
         let team = resolve_team(conn, new.team.as_deref(), &mut errors)?;
         actor.authorize(Action::ManageUser {
@@ -108,6 +133,7 @@ pub fn create(
             created_at: now,
             updated_at: now,
             deactivated_at: None,
+            token_generation: 0,
         };
         check_user(&user, &mut errors);
         AppError::check(errors)?;
@@ -182,13 +208,32 @@ pub fn update(
     now: DateTime<Utc>,
 ) -> Result<User, AppError> {
     let mut errors = FieldErrors::new();
-    let hash = match &changes.password {
-        Some(password) => hash_checked(password, &mut errors)?,
-        None => None,
-    };
+    let hash = changes
+        .password
+        .as_ref()
+        .and_then(|change| checked_hash(&change.new, &mut errors));
     write_tx(conn, |conn| {
+        // The row lock first: a concurrent change (a deactivation) is then read, not overwritten.
+        store::users::lock(conn, id)?;
         let before = get(conn, actor, id)?;
         let is_self = matches!(actor, Principal::User(me) if me.id == before.id);
+        if is_self && let Some(change) = &changes.password {
+            let stored = store::users::password_hash(conn, id)?;
+            match &change.verified_against {
+                None => {
+                    return Err(AppError::invalid(
+                        "current_password",
+                        "is required and must match to change your own password",
+                    ));
+                }
+                Some(hash) if stored.as_ref() != Some(hash) => {
+                    return Err(AppError::Conflict(
+                        "the password changed meanwhile; try again".into(),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
         let profile_only =
             changes.email.is_none() && changes.team.is_none() && changes.role.is_none();
         if !(is_self && profile_only) {
@@ -227,7 +272,7 @@ pub fn update(
             )));
         }
         user.updated_at = now;
-        store::users::update(conn, &user)?;
+        store::users::update(conn, &before, &user)?;
         if let Some(hash) = &hash {
             store::users::set_password_hash(conn, &user.id, hash, now)?;
         }
@@ -243,6 +288,11 @@ pub fn update(
     })
 }
 
+/// The stored password hash of an account (to check a current password against).
+pub fn stored_password_hash(conn: &mut DbConn, id: &str) -> Result<Option<String>, AppError> {
+    Ok(store::users::password_hash(conn, id)?)
+}
+
 /// Deactivates an account: it can no longer sign in and its tokens stop working at once.
 /// The record stays, because approvals and the audit log refer to it.
 pub fn deactivate(
@@ -252,6 +302,7 @@ pub fn deactivate(
     now: DateTime<Utc>,
 ) -> Result<User, AppError> {
     write_tx(conn, |conn| {
+        store::users::lock(conn, id)?;
         let before = get(conn, actor, id)?;
         actor.authorize(Action::ManageUser {
             team: before.team.as_ref().map(|t| t.id.as_str()),
@@ -268,7 +319,7 @@ pub fn deactivate(
         let mut user = before.clone();
         user.deactivated_at = Some(now);
         user.updated_at = now;
-        store::users::update(conn, &user)?;
+        store::users::update(conn, &before, &user)?;
         audit(
             conn,
             actor,

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::audit_log;
+use super::schema::{audit_log, breaches, service_tokens, slas, teams, users};
 use super::{DbConn, to_db_time};
 use crate::domain::audit::AuditEntry;
 
@@ -38,6 +38,9 @@ pub struct AuditFilter {
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     /// Only entries before this instant.
     pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only entries about this team (id), its people and tokens, the SLAs it is a party to and
+    /// their breaches, and calendars (shared by everyone); `None`: every entry.
+    pub concerning_team: Option<String>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -85,6 +88,51 @@ pub fn list(
     }
     if let Some(v) = before_id {
         query = query.filter(audit_log::id.lt(v.to_string()));
+    }
+    if let Some(team) = &filter.concerning_team {
+        let party = slas::provider_team_id
+            .eq(team.clone())
+            .or(slas::consumer_team_id.eq(team.clone()));
+        let about = |kind: &'static str| audit_log::entity_type.eq(kind);
+        query = query.filter(
+            about("team")
+                .and(
+                    audit_log::entity_id.eq_any(
+                        teams::table
+                            .filter(teams::id.eq(team.clone()))
+                            .select(teams::slug),
+                    ),
+                )
+                .or(about("user").and(
+                    audit_log::entity_id.eq_any(
+                        users::table
+                            .filter(users::team_id.eq(team.clone()))
+                            .select(users::id),
+                    ),
+                ))
+                .or(about("service_token").and(
+                    audit_log::entity_id.eq_any(
+                        service_tokens::table
+                            .filter(service_tokens::team_id.eq(team.clone()))
+                            .select(service_tokens::id),
+                    ),
+                ))
+                .or(about("sla")
+                    .and(audit_log::entity_id.eq_any(slas::table.filter(party).select(slas::key))))
+                .or(about("breach").and(
+                    audit_log::entity_id.eq_any(
+                        breaches::table
+                            .inner_join(slas::table)
+                            .filter(
+                                slas::provider_team_id
+                                    .eq(team.clone())
+                                    .or(slas::consumer_team_id.eq(team.clone())),
+                            )
+                            .select(breaches::id),
+                    ),
+                ))
+                .or(about("calendar")),
+        );
     }
     let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
     Ok(query

@@ -18,22 +18,24 @@ struct NewEventRow<'a> {
     occurred_at: NaiveDateTime,
     received_at: NaiveDateTime,
     attributes: &'a str,
+    submitted_by: &'a str,
 }
 
-/// Rows per INSERT statement: 7 binds each stays far below both backends' bind limits.
+/// Rows per INSERT statement: 8 binds each stays far below both backends' bind limits.
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// Inserts the events whose `external_id` is new and returns how many that was; the others are
-/// left alone (the unique constraint decides, so concurrent retries are safe too).
+/// Inserts the events whose `external_id` is new for their team and returns how many that was;
+/// the others are left alone (the unique constraint decides, so concurrent retries are safe too).
 pub fn insert_new(
     conn: &mut DbConn,
     batch: &[NewEvent],
+    submitted_by: &str,
     received_at: NaiveDateTime,
 ) -> QueryResult<usize> {
     // Inserting in key order touches each page of the unique index once per batch rather than
     // once per row (the keys arrive in time order, which is random for that index).
     let mut sorted: Vec<&NewEvent> = batch.iter().collect();
-    sorted.sort_unstable_by(|a, b| a.external_id.cmp(&b.external_id));
+    sorted.sort_unstable_by(|a, b| (&a.team_id, &a.external_id).cmp(&(&b.team_id, &b.external_id)));
     let rows: Vec<NewEventRow<'_>> = sorted
         .into_iter()
         .map(|e| NewEventRow {
@@ -44,6 +46,7 @@ pub fn insert_new(
             occurred_at: e.occurred_at,
             received_at,
             attributes: &e.attributes,
+            submitted_by,
         })
         .collect();
     let mut inserted = 0;
@@ -89,6 +92,9 @@ pub struct StoredEvent {
     pub received_at: chrono::DateTime<chrono::Utc>,
     /// JSON object text.
     pub attributes: String,
+    /// Who submitted it (`user:<id>`, `token:<id>`, `system`); unknown for events stored
+    /// before accord recorded it.
+    pub submitted_by: Option<String>,
 }
 
 /// What an event listing is narrowed to.
@@ -124,6 +130,7 @@ pub fn list(
             events::occurred_at,
             events::received_at,
             events::attributes,
+            events::submitted_by,
         ))
         .order((events::occurred_at.asc(), events::id.asc()))
         .limit(limit)
@@ -159,12 +166,23 @@ pub fn list(
         NaiveDateTime,
         NaiveDateTime,
         String,
+        Option<String>,
     );
     Ok(query
         .load::<Row>(conn)?
         .into_iter()
         .map(
-            |(id, external_id, kind, subject_id, team, occurred_at, received_at, attributes)| {
+            |(
+                id,
+                external_id,
+                kind,
+                subject_id,
+                team,
+                occurred_at,
+                received_at,
+                attributes,
+                submitted_by,
+            )| {
                 StoredEvent {
                     id,
                     external_id,
@@ -174,6 +192,7 @@ pub fn list(
                     occurred_at: from_db_time(occurred_at),
                     received_at: from_db_time(received_at),
                     attributes,
+                    submitted_by,
                 }
             },
         )

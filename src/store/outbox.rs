@@ -4,7 +4,12 @@
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::schema::outbox;
+use diesel::sql_types::Bool;
+
+/// The backend of the shared connection type.
+type Backend = <DbConn as diesel::Connection>::Backend;
+
+use super::schema::{outbox, teams, users};
 use super::{DbConn, from_db_time, new_id, to_db_time};
 
 /// A message in the outbox.
@@ -230,10 +235,47 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<OutboxMessage>> {
         .map(|r| r.map(to_message))
 }
 
-/// Messages newest first, optionally of one status, before the id `before`, at most `limit`.
+/// The outbox as one team sees it: the messages to its address, its webhook or its people.
+fn to_team(team_id: &str) -> Box<dyn BoxableExpression<outbox::table, Backend, SqlType = Bool>> {
+    Box::new(
+        outbox::recipient
+            .eq_any(
+                teams::table
+                    .filter(teams::id.eq(team_id.to_string()))
+                    .select(teams::email),
+            )
+            .or(outbox::recipient.eq_any(
+                teams::table
+                    .filter(teams::id.eq(team_id.to_string()))
+                    .filter(teams::webhook_url.is_not_null())
+                    .select(teams::webhook_url.assume_not_null()),
+            ))
+            .or(outbox::recipient.eq_any(
+                users::table
+                    .filter(users::team_id.eq(team_id.to_string()))
+                    .select(users::email),
+            )),
+    )
+}
+
+/// Whether the message `id` is to the team `team_id` (see [`list`]).
+pub fn is_to_team(conn: &mut DbConn, id: &str, team_id: &str) -> QueryResult<bool> {
+    let found: Option<String> = outbox::table
+        .select(outbox::id)
+        .filter(outbox::id.eq(id.to_string()))
+        .into_boxed()
+        .filter(to_team(team_id))
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// Messages newest first, optionally of one status and only those to one team (id), before the
+/// id `before`, at most `limit`.
 pub fn list(
     conn: &mut DbConn,
     status: Option<&str>,
+    team_id: Option<&str>,
     before: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<OutboxMessage>> {
@@ -242,6 +284,9 @@ pub fn list(
         .order(outbox::id.desc())
         .limit(limit)
         .into_boxed();
+    if let Some(team_id) = team_id {
+        query = query.filter(to_team(team_id));
+    }
     if let Some(status) = status {
         query = query.filter(outbox::status.eq(status.to_string()));
     }

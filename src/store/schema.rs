@@ -23,6 +23,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         deactivated_at -> Nullable<Timestamp>,
+        token_generation -> Integer,
     }
 }
 
@@ -145,6 +146,7 @@ diesel::table! {
         occurred_at -> Timestamp,
         received_at -> Timestamp,
         attributes -> Text,
+        submitted_by -> Nullable<Text>,
     }
 }
 

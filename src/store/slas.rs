@@ -344,7 +344,20 @@ impl VersionRow {
     }
 }
 
-/// How many proposed or signed-and-governing versions use the calendar `key`.
+/// The (provider, consumer) team ids of the proposed and active SLA versions that use the
+/// calendar `key`.
+pub fn parties_using_calendar(conn: &mut DbConn, key: &str) -> QueryResult<Vec<(String, String)>> {
+    let needle = format!("%\"calendar\":{}%", serde_json::Value::String(key.into()));
+    sla_versions::table
+        .inner_join(slas::table)
+        .filter(sla_versions::status.eq_any(["proposed", "active"]))
+        .filter(sla_versions::definition.like(needle))
+        .select((slas::provider_team_id, slas::consumer_team_id))
+        .distinct()
+        .load(conn)
+}
+
+/// How many proposed or active SLA versions use the calendar `key`.
 pub fn count_using_calendar(conn: &mut DbConn, key: &str) -> QueryResult<i64> {
     let needle = format!("%\"calendar\":{}%", serde_json::Value::String(key.into()));
     sla_versions::table

@@ -7,9 +7,8 @@ use super::schema::teams;
 use super::{DbConn, from_db_time, to_db_time};
 use crate::domain::identity::Team;
 
-#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = teams)]
-#[diesel(treat_none_as_null = true)]
 struct TeamRow {
     id: String,
     slug: String,
@@ -56,10 +55,37 @@ pub fn insert(conn: &mut DbConn, team: &Team) -> QueryResult<()> {
     Ok(())
 }
 
-/// Writes every field of an existing team.
-pub fn update(conn: &mut DbConn, team: &Team) -> QueryResult<()> {
-    diesel::update(teams::table.find(&team.id))
-        .set(TeamRow::from(team))
+/// The columns a change touches; `None` leaves a column as it is.
+#[derive(AsChangeset)]
+#[diesel(table_name = teams)]
+struct TeamChanges<'a> {
+    name: Option<&'a str>,
+    email: Option<&'a str>,
+    webhook_url: Option<Option<&'a str>>,
+    updated_at: NaiveDateTime,
+}
+
+/// Takes the team's row lock for the rest of the transaction (see [`super::users::lock`]).
+/// `false`: no such team.
+pub fn lock(conn: &mut DbConn, slug: &str) -> QueryResult<bool> {
+    let locked = diesel::update(teams::table.filter(teams::slug.eq(slug)))
+        .set(teams::id.eq(teams::id))
+        .execute(conn)?;
+    Ok(locked == 1)
+}
+
+/// Writes the fields of `after` that differ from `before`, and `updated_at`; call it under [`lock`].
+pub fn update(conn: &mut DbConn, before: &Team, after: &Team) -> QueryResult<()> {
+    let changed = |old, new| (old != new).then_some(new);
+    let changes = TeamChanges {
+        name: changed(before.name.as_str(), after.name.as_str()),
+        email: changed(before.email.as_str(), after.email.as_str()),
+        webhook_url: (before.webhook_url != after.webhook_url)
+            .then(|| after.webhook_url.as_deref()),
+        updated_at: to_db_time(after.updated_at),
+    };
+    diesel::update(teams::table.find(&after.id))
+        .set(changes)
         .execute(conn)?;
     Ok(())
 }

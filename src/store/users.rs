@@ -18,6 +18,7 @@ struct UserRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     deactivated_at: Option<NaiveDateTime>,
+    token_generation: i32,
 }
 
 #[derive(Insertable)]
@@ -33,16 +34,16 @@ struct NewUserRow<'a> {
     updated_at: NaiveDateTime,
 }
 
+/// The columns a change touches; `None` leaves a column as it is.
 #[derive(AsChangeset)]
 #[diesel(table_name = users)]
-#[diesel(treat_none_as_null = true)]
 struct UserChanges<'a> {
-    email: &'a str,
-    name: &'a str,
-    team_id: Option<&'a str>,
-    role: &'a str,
+    email: Option<&'a str>,
+    name: Option<&'a str>,
+    team_id: Option<Option<&'a str>>,
+    role: Option<&'a str>,
     updated_at: NaiveDateTime,
-    deactivated_at: Option<NaiveDateTime>,
+    deactivated_at: Option<Option<NaiveDateTime>>,
 }
 
 fn to_user((row, team_slug): (UserRow, Option<String>)) -> QueryResult<User> {
@@ -62,6 +63,7 @@ fn to_user((row, team_slug): (UserRow, Option<String>)) -> QueryResult<User> {
         created_at: from_db_time(row.created_at),
         updated_at: from_db_time(row.updated_at),
         deactivated_at: row.deactivated_at.map(from_db_time),
+        token_generation: row.token_generation,
     })
 }
 
@@ -83,23 +85,39 @@ pub fn insert(conn: &mut DbConn, user: &User, password_hash: &str) -> QueryResul
     Ok(())
 }
 
-/// Writes the profile fields of an existing user (not the password).
-pub fn update(conn: &mut DbConn, user: &User) -> QueryResult<()> {
+/// Takes the user's row lock for the rest of the transaction, so that two changes to one account
+/// read and write one after the other (a rename cannot undo a deactivation). `false`: no such user.
+pub fn lock(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
+    let locked = diesel::update(users::table.find(id))
+        .set(users::id.eq(users::id))
+        .execute(conn)?;
+    Ok(locked == 1)
+}
+
+/// Writes the profile fields of `after` that differ from `before` (not the password), and
+/// `updated_at`; call it under [`lock`].
+pub fn update(conn: &mut DbConn, before: &User, after: &User) -> QueryResult<()> {
+    let changed = |old, new| (old != new).then_some(new);
+    fn team_id(user: &User) -> Option<&str> {
+        user.team.as_ref().map(|t| t.id.as_str())
+    }
     let changes = UserChanges {
-        email: &user.email,
-        name: &user.name,
-        team_id: user.team.as_ref().map(|t| t.id.as_str()),
-        role: user.role.as_str(),
-        updated_at: to_db_time(user.updated_at),
-        deactivated_at: user.deactivated_at.map(to_db_time),
+        email: changed(before.email.as_str(), after.email.as_str()),
+        name: changed(before.name.as_str(), after.name.as_str()),
+        team_id: (team_id(before) != team_id(after)).then(|| team_id(after)),
+        role: changed(before.role.as_str(), after.role.as_str()),
+        updated_at: to_db_time(after.updated_at),
+        deactivated_at: (before.deactivated_at != after.deactivated_at)
+            .then(|| after.deactivated_at.map(to_db_time)),
     };
-    diesel::update(users::table.find(&user.id))
+    diesel::update(users::table.find(&after.id))
         .set(changes)
         .execute(conn)?;
     Ok(())
 }
 
-/// Replaces a user's password hash.
+/// Replaces a user's password hash and moves the token generation on, so every token issued
+/// before stops working.
 pub fn set_password_hash(
     conn: &mut DbConn,
     user_id: &str,
@@ -109,10 +127,20 @@ pub fn set_password_hash(
     diesel::update(users::table.find(user_id))
         .set((
             users::password_hash.eq(hash),
+            users::token_generation.eq(users::token_generation + 1),
             users::updated_at.eq(to_db_time(at)),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The stored password hash of a user.
+pub fn password_hash(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<String>> {
+    users::table
+        .find(user_id)
+        .select(users::password_hash)
+        .first(conn)
+        .optional()
 }
 
 /// The user with this id.

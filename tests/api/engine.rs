@@ -198,7 +198,7 @@ fn load(conn: &mut DbConn, teams: &HashMap<&str, String>, events: &[Ev]) {
             attributes: json!({"source": SOURCES[e.source]}).to_string(),
         })
         .collect();
-    accord::service::events::store_batch(conn, &rows, origin()).unwrap();
+    accord::service::events::store_batch(conn, &rows, "system", origin()).unwrap();
 }
 
 fn engine_agrees_with_the_reference(backend: Backend) {

@@ -17,6 +17,7 @@ mod engine;
 mod evaluations;
 mod events;
 mod hostile;
+mod matrix;
 mod notifications;
 mod operations;
 mod people;
