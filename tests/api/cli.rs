@@ -629,15 +629,44 @@ async fn the_status_page_shows_the_slas_and_their_charts_in_a_browser() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let address = format!("http://127.0.0.1:{port}/");
+    let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !reqwest::get(&address)
+    while !reqwest::get(format!("{base}/readyz"))
         .await
         .is_ok_and(|r| r.status() == StatusCode::OK)
     {
         assert!(Instant::now() < deadline, "the demo did not come up");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The page answers to a signed-in person or a share link: the demo's head of marketing makes
+    // one for a wall screen, as the docs describe.
+    let client = reqwest::Client::new();
+    let signed_in: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/token"))
+        .json(&serde_json::json!({"email": "head@marketing.demo.example.com",
+            "password": accord::demo::DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let issued: serde_json::Value = client
+        .post(format!("{base}/api/v1/service-tokens"))
+        .bearer_auth(signed_in["access_token"].as_str().unwrap())
+        .json(&serde_json::json!({"name": "wall screen", "scopes": ["status:read", "breaches:read"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        reqwest::get(format!("{base}/")).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "the page tells anonymous callers nothing"
+    );
+    let address = format!("{base}/?share={}", issued["token"].as_str().unwrap());
     let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
     let profile = db.dir.path().join("chromium");
     let flags = [

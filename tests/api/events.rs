@@ -319,11 +319,19 @@ async fn teams_post_only_their_own_events(app: TestApp) {
         "nothing of the refused batch was stored"
     );
 
+    // A token bound to a team writes that team's events only; one of no team (an admin's, for a
+    // central CRM sync) writes any team's.
     let (writer, _) = app
         .create_service_token(Some("marketing"), &["events:write"])
         .await;
-    expect_status(
+    expect_problem(
         app.post("/api/v1/events", &writer, &mixed).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let (central, _) = app.create_service_token(None, &["events:write"]).await;
+    expect_status(
+        app.post("/api/v1/events", &central, &mixed).await,
         StatusCode::OK,
     )
     .await;

@@ -23,3 +23,4 @@ mod operations;
 mod people;
 mod replicas;
 mod reports;
+mod trust;

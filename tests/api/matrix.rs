@@ -256,24 +256,46 @@ impl World {
     }
 
     /// A message to the provider's address that failed its last attempt, as the dispatcher
-    /// leaves it (set in the database: no mail server is needed to tell who may retry it).
+    /// leaves it (set in the database once the dispatcher is done with it: no failing mail
+    /// server is needed to tell who may retry it).
     async fn failed_message(&self) -> String {
+        let marketing_messages = || async {
+            let page = expect_status(
+                self.app
+                    .get("/api/v1/notifications?limit=1000", self.app.admin())
+                    .await,
+                StatusCode::OK,
+            )
+            .await;
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["recipient"] == "marketing@example.com")
+                .map(|m| (m["id"].as_str().unwrap().to_string(), m["status"].clone()))
+                .collect::<Vec<_>>()
+        };
+        let before: BTreeSet<String> = marketing_messages()
+            .await
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         self.fresh_breach().await;
-        let messages = expect_status(
-            self.app
-                .get("/api/v1/notifications?limit=1000", self.app.admin())
-                .await,
-            StatusCode::OK,
-        )
-        .await;
-        let id = messages["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["recipient"] == "marketing@example.com" && m["status"] == "pending")
-            .and_then(|m| m["id"].as_str())
-            .expect("a message to marketing")
-            .to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let id = loop {
+            let sent = marketing_messages()
+                .await
+                .into_iter()
+                .find(|(id, status)| !before.contains(id) && status == "sent");
+            if let Some((id, _)) = sent {
+                break id;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the breach's message to marketing was not delivered"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
         let url = accord::config::DatabaseUrl::parse(self.app.database_url()).unwrap();
         let db = accord::store::Db::open(&url).unwrap();
         let mut conn = db.get().unwrap();

@@ -194,22 +194,22 @@ async fn members_cannot_manage_people_or_tokens(app: TestApp) {
         StatusCode::FORBIDDEN,
     )
     .await;
-    // But anyone may change their own name and password.
+    // But anyone may change their own name and password (giving the current one).
     let me = format!("/api/v1/users/{}", member.id);
     expect_status(
         app.patch(
             &me,
             &member.token,
-            &json!({"password": "another-long-password"}),
+            &json!({"password": "another-long-password", "current_password": PASSWORD}),
         )
         .await,
         StatusCode::OK,
     )
     .await;
-    app.sign_in(&member.email, "another-long-password").await;
+    let member_token = app.sign_in(&member.email, "another-long-password").await;
     // …and not their own role.
     expect_problem(
-        app.patch(&me, &member.token, &json!({"role": "head"}))
+        app.patch(&me, &member_token, &json!({"role": "head"}))
             .await,
         StatusCode::FORBIDDEN,
     )
@@ -251,7 +251,16 @@ async fn heads_issue_tokens_for_their_own_team(app: TestApp) {
         StatusCode::FORBIDDEN,
     )
     .await;
-    expect_status(app.get("/api/v1/teams", &other).await, StatusCode::OK).await;
+    // Still a valid token: authenticated (not 401), refused only for lacking a scope.
+    let problem = expect_problem(
+        app.get("/api/v1/teams", &other).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("status:read"),
+        "{problem}"
+    );
 
     let listed = expect_status(
         app.get("/api/v1/service-tokens", &head.token).await,
