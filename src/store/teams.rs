@@ -81,7 +81,7 @@ pub fn update(conn: &mut DbConn, before: &Team, after: &Team) -> QueryResult<()>
         name: changed(before.name.as_str(), after.name.as_str()),
         email: changed(before.email.as_str(), after.email.as_str()),
         webhook_url: (before.webhook_url != after.webhook_url)
-            .then(|| after.webhook_url.as_deref()),
+            .then_some(after.webhook_url.as_deref()),
         updated_at: to_db_time(after.updated_at),
     };
     diesel::update(teams::table.find(&after.id))

@@ -643,8 +643,10 @@ async fn the_status_page_shows_the_slas_and_their_charts_in_a_browser() {
     let client = reqwest::Client::new();
     let signed_in: serde_json::Value = client
         .post(format!("{base}/api/v1/auth/token"))
-        .json(&serde_json::json!({"email": "head@marketing.demo.example.com",
-            "password": accord::demo::DEMO_PASSWORD}))
+        .json(
+            &serde_json::json!({"email": "head@marketing.demo.example.com",
+            "password": accord::demo::DEMO_PASSWORD}),
+        )
         .send()
         .await
         .unwrap()
@@ -654,7 +656,9 @@ async fn the_status_page_shows_the_slas_and_their_charts_in_a_browser() {
     let issued: serde_json::Value = client
         .post(format!("{base}/api/v1/service-tokens"))
         .bearer_auth(signed_in["access_token"].as_str().unwrap())
-        .json(&serde_json::json!({"name": "wall screen", "scopes": ["status:read", "breaches:read"]}))
+        .json(
+            &serde_json::json!({"name": "wall screen", "scopes": ["status:read", "breaches:read"]}),
+        )
         .send()
         .await
         .unwrap()

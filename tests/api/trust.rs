@@ -22,8 +22,11 @@ fn event(id: &str, team: &str) -> Value {
 
 async fn events_of(app: &TestApp, team: &str) -> Vec<Value> {
     let listed = expect_status(
-        app.get(&format!("/api/v1/events?team={team}&limit=1000"), app.admin())
-            .await,
+        app.get(
+            &format!("/api/v1/events?team={team}&limit=1000"),
+            app.admin(),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -44,8 +47,12 @@ async fn each_side_writes_only_its_own_events(app: TestApp) {
     // The marketing head forges sales activity, as a person and through a marketing token.
     for token in [&head.token, &marketing_bot] {
         let problem = expect_problem(
-            app.post("/api/v1/events", token, &json!([event("forged-1", "marketing"), event("forged-2", "sales")]))
-                .await,
+            app.post(
+                "/api/v1/events",
+                token,
+                &json!([event("forged-1", "marketing"), event("forged-2", "sales")]),
+            )
+            .await,
             StatusCode::FORBIDDEN,
         )
         .await;
@@ -182,8 +189,12 @@ async fn reads_are_least_privilege(app: TestApp) {
     two_teams(&app).await;
     let hook = "https://hooks.example.com/services/T1/B1/secret";
     expect_status(
-        app.patch("/api/v1/teams/sales", app.admin(), &json!({"webhook_url": hook}))
-            .await,
+        app.patch(
+            "/api/v1/teams/sales",
+            app.admin(),
+            &json!({"webhook_url": hook}),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -231,7 +242,10 @@ async fn reads_are_least_privilege(app: TestApp) {
     assert!(about(&seen, &marketing_head.id), "own team's accounts");
     assert!(about(&seen, "marketing"));
     assert!(!about(&seen, &sales_head.id), "another team's accounts");
-    assert!(!about(&seen, "sales"), "another team's record (its webhook)");
+    assert!(
+        !about(&seen, "sales"),
+        "another team's record (its webhook)"
+    );
     let everything = audit(app.admin().to_string()).await;
     assert!(about(&everything, &sales_head.id) && about(&everything, "sales"));
 }
@@ -288,7 +302,10 @@ async fn the_outbox_is_read_by_team(app: TestApp) {
         }
     };
     let all = outbox(app.admin().to_string()).await;
-    assert!(all.contains(&"marketing@example.com".to_string()), "{all:?}");
+    assert!(
+        all.contains(&"marketing@example.com".to_string()),
+        "{all:?}"
+    );
     assert!(all.contains(&"sales@example.com".to_string()), "{all:?}");
     let marketing = outbox(marketing_head.token.clone()).await;
     assert!(!marketing.is_empty());
@@ -316,8 +333,12 @@ async fn pages_answer_to_people_and_share_links(app: TestApp) {
     )
     .await;
     expect_status(
-        app.post("/api/v1/slas/secret-volume/approve", &sales.token, &json!({}))
-            .await,
+        app.post(
+            "/api/v1/slas/secret-volume/approve",
+            &sales.token,
+            &json!({}),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -372,11 +393,15 @@ async fn a_password_change_needs_the_current_one_and_ends_old_tokens(app: TestAp
     let path = format!("/api/v1/users/{}", ada.id);
     let new = "a-new-and-long-password";
     let problem = expect_problem(
-        app.patch(&path, &ada.token, &json!({"password": new})).await,
+        app.patch(&path, &ada.token, &json!({"password": new}))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert!(problem["errors"]["current_password"].is_string(), "{problem}");
+    assert!(
+        problem["errors"]["current_password"].is_string(),
+        "{problem}"
+    );
     let problem = expect_problem(
         app.patch(
             &path,
@@ -387,9 +412,16 @@ async fn a_password_change_needs_the_current_one_and_ends_old_tokens(app: TestAp
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert!(problem["errors"]["current_password"].is_string(), "{problem}");
+    assert!(
+        problem["errors"]["current_password"].is_string(),
+        "{problem}"
+    );
     // Nothing changed: the old token and the old password still work.
-    expect_status(app.get("/api/v1/users/me", &ada.token).await, StatusCode::OK).await;
+    expect_status(
+        app.get("/api/v1/users/me", &ada.token).await,
+        StatusCode::OK,
+    )
+    .await;
     app.sign_in(&ada.email, crate::helpers::PASSWORD).await;
 
     expect_status(
@@ -421,8 +453,12 @@ async fn a_password_change_needs_the_current_one_and_ends_old_tokens(app: TestAp
     .await;
     // An admin resetting the password ends the account's tokens too.
     expect_status(
-        app.patch(&path, app.admin(), &json!({"password": "reset-by-the-admin-1"}))
-            .await,
+        app.patch(
+            &path,
+            app.admin(),
+            &json!({"password": "reset-by-the-admin-1"}),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -519,8 +555,10 @@ async fn problems_and_errors_are_bounded(app: TestApp) {
     two_teams(&app).await;
     app.set_now("2026-11-04T12:00:00Z");
     let bad: Vec<Value> = (0..1000)
-        .map(|i| json!({"external_id": format!("b-{i}"), "kind": "Not A Kind", "subject_id": "l",
-            "team": "marketing", "occurred_at": "2026-11-03T09:12:00Z"}))
+        .map(|i| {
+            json!({"external_id": format!("b-{i}"), "kind": "Not A Kind", "subject_id": "l",
+            "team": "marketing", "occurred_at": "2026-11-03T09:12:00Z"})
+        })
         .collect();
     let problem = expect_problem(
         app.post("/api/v1/events", app.admin(), &json!(bad)).await,
@@ -550,8 +588,17 @@ async fn problems_and_errors_are_bounded(app: TestApp) {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert!(problem.to_string().len() < 2_000, "{} bytes", problem.to_string().len());
-    assert!(problem["errors"]["[0].kind"].as_str().unwrap().contains("1000000 bytes"));
+    assert!(
+        problem.to_string().len() < 2_000,
+        "{} bytes",
+        problem.to_string().len()
+    );
+    assert!(
+        problem["errors"]["[0].kind"]
+            .as_str()
+            .unwrap()
+            .contains("1000000 bytes")
+    );
 
     // Simulation has a bounded range.
     let body = json!({"definition": {"key": "sim", "name": "Sim", "provider": "marketing",
@@ -596,7 +643,13 @@ async fn a_hostile_body_costs_little(backend: Backend) {
             .send()
     };
     let team = json!({"slug": "marketing", "name": "Marketing", "email": "m@example.com"});
-    assert!(create("/api/v1/teams", team).await.unwrap().status().is_success());
+    assert!(
+        create("/api/v1/teams", team)
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
     let issued: Value = create(
         "/api/v1/service-tokens",
         json!({"name": "wall", "scopes": ["status:read"]}),
