@@ -21,7 +21,8 @@ pub struct CreateServiceTokenRequest {
     pub name: String,
     /// Team slug; a head's token defaults to the head's team.
     pub team: Option<String>,
-    /// `events:write` and/or `status:read`.
+    /// What it may do: `events:write`, `events:read`, `status:read`, `breaches:read`
+    /// (see docs/security.md).
     pub scopes: Vec<Scope>,
 }
 

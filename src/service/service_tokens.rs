@@ -47,9 +47,10 @@ pub fn issue(
         scopes.sort();
         scopes.dedup();
         if scopes.is_empty() {
+            let names: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
             errors.insert(
                 "scopes".into(),
-                "at least one scope is required: events:write, status:read".into(),
+                format!("at least one scope is required: {}", names.join(", ")),
             );
         }
         let team = match new.team.as_deref() {
