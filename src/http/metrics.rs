@@ -20,6 +20,7 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    evaluation_failures: IntCounterVec,
 }
 
 impl Metrics {
@@ -43,13 +44,27 @@ impl Metrics {
             ]),
             &["method", "route"],
         )?;
+        let evaluation_failures = IntCounterVec::new(
+            Opts::new(
+                "accord_sla_evaluation_failures_total",
+                "Scheduled evaluations of an SLA that failed (the others went on), by SLA",
+            ),
+            &["sla"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(evaluation_failures.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
+            evaluation_failures,
         })
+    }
+
+    /// Counts a failed scheduled evaluation of the SLA `key`.
+    pub fn evaluation_failed(&self, key: &str) {
+        self.evaluation_failures.with_label_values(&[key]).inc();
     }
 
     fn render(&self) -> Vec<u8> {

@@ -75,6 +75,8 @@ pub fn replace(
     write_tx(conn, |conn| {
         let before = store::calendars::find(conn, key)?.ok_or(AppError::NotFound("calendar"))?;
         calendar.created_at = before.created_at;
+        // Versions signed before calendars were kept with them keep the hours they were signed with.
+        store::slas::keep_calendar(conn, &before)?;
         store::calendars::update(conn, &calendar)?;
         audit(
             conn,
@@ -104,6 +106,8 @@ pub fn delete(
                 "{users} SLA version(s) use calendar {key:?}"
             )));
         }
+        // Superseded and retired versions still judge their closed periods with it.
+        store::slas::keep_calendar(conn, &before)?;
         store::calendars::delete(conn, key)?;
         audit(
             conn,
