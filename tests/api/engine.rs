@@ -256,7 +256,7 @@ fn engine_agrees_with_the_reference(backend: Backend) {
     let (from, to, now) = (
         origin(),
         origin() + Duration::days(61),
-        origin() + Duration::days(120),
+        origin() + Duration::days(200),
     );
     let mut runner = TestRunner::new(ProptestConfig {
         cases: 48,
