@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Account, TestApp, expect_status};
+use crate::helpers::{Account, Backend, TestApp, TestDb, expect_status, spawn_app_with};
 use crate::on_both_backends;
 
 struct Heads {
@@ -870,13 +870,8 @@ async fn a_failing_sla_leaves_the_others_evaluated_and_reminded(app: TestApp) {
     activate(&app, &heads, &healthy).await;
     // A version signed before calendars were kept with versions, whose calendar was deleted.
     let db = database(&app);
+    break_calendar(&db);
     let mut conn = db.get().unwrap();
-    diesel::RunQueryDsl::execute(
-        diesel::sql_query("UPDATE sla_versions SET calendar_snapshot = NULL"),
-        &mut conn,
-    )
-    .unwrap();
-    diesel::RunQueryDsl::execute(diesel::sql_query("DELETE FROM calendars"), &mut conn).unwrap();
 
     app.set_now("2026-11-01T12:00:00Z");
     let mut reports = Vec::new();
@@ -950,6 +945,122 @@ async fn a_failing_sla_leaves_the_others_evaluated_and_reminded(app: TestApp) {
     );
 }
 
+/// Makes the SLA `key` (a response time on the calendar `office`) impossible to evaluate: its
+/// version kept no calendar (as before versions kept them) and the calendar is gone.
+fn break_calendar(db: &accord::store::Db) {
+    let mut conn = db.get().unwrap();
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE sla_versions SET calendar_snapshot = NULL"),
+        &mut conn,
+    )
+    .unwrap();
+    diesel::RunQueryDsl::execute(diesel::sql_query("DELETE FROM calendars"), &mut conn).unwrap();
+}
+
+async fn a_lapsed_claim_writes_nothing(app: TestApp) {
+    let heads = heads(&app).await;
+    app.set_now("2026-11-01T12:00:00Z");
+    let mut body = monthly_count("claimed", 5.0, "UTC");
+    body["effective_from"] = json!("2026-10-01");
+    activate(&app, &heads, &body).await;
+    let db = database(&app);
+    let mut conn = db.get().unwrap();
+    let sla = accord::store::slas::find_by_key(&mut conn, "claimed")
+        .unwrap()
+        .unwrap();
+    let agreement = accord::store::slas::load(&mut conn, sla.clone()).unwrap();
+    let now = at("2026-11-01T12:00:00Z");
+    let clock = accord::clock::ManualClock::new(now);
+    let claim = accord::service::evaluation::Claim {
+        owner: "replica-b",
+        clock: &clock,
+    };
+    let mut judge = |conn: &mut accord::store::DbConn| {
+        accord::service::evaluation::evaluate_and_store(
+            conn,
+            &agreement,
+            now,
+            settings(None),
+            &links(),
+            Some(claim),
+        )
+        .unwrap()
+        .len()
+    };
+    assert_eq!(judge(&mut conn), 0, "no claim held: nothing written");
+    assert!(
+        accord::store::slas::claim_evaluation(
+            &mut conn,
+            &sla.id,
+            "replica-b",
+            now,
+            chrono::Duration::seconds(30)
+        )
+        .unwrap()
+    );
+    clock.set(now + chrono::Duration::seconds(31));
+    assert_eq!(
+        judge(&mut conn),
+        0,
+        "the lease ran out while judging: nothing written"
+    );
+    assert!(history(&app, "claimed").await.is_empty());
+    clock.set(now + chrono::Duration::seconds(29));
+    assert_eq!(
+        judge(&mut conn),
+        2,
+        "October and November, under a live claim"
+    );
+}
+
+async fn the_scheduler_counts_a_failing_sla(backend: Backend) {
+    let app = spawn_app_with(
+        TestDb::new(backend),
+        &[("ACCORD_SCHEDULER", "on"), ("ACCORD_EVAL_INTERVAL", "1s")],
+    )
+    .await;
+    app.set_now("2026-10-01T00:00:00Z");
+    let heads = heads(&app).await;
+    expect_status(
+        app.post(
+            "/api/v1/calendars",
+            &heads.sales.token,
+            &office(json!({"mon": [["09:00", "17:00"]]})),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    activate(&app, &heads, &follow_up("a-broken", Some("office"))).await;
+    break_calendar(&database(&app));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let metrics = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("accord_sla_evaluation_failures_total{sla=\"a-broken\"}") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failure counted: {metrics}"
+        );
+        // The hand-set clock moves only when told: each SLA falls due again an interval later.
+        app.clock.advance(chrono::Duration::seconds(2));
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let board = expect_status(app.get("/api/v1/status", app.admin()).await, StatusCode::OK).await;
+    assert_eq!(board["items"][0]["status"], "error", "{board}");
+}
+
+crate::for_each_backend!(the_scheduler_counts_a_failing_sla);
+
 on_both_backends!(
     a_revision_keeps_one_version_per_instant_across_zones_and_kinds,
     a_rolling_version_is_replaced_where_its_successor_starts,
@@ -961,4 +1072,5 @@ on_both_backends!(
     a_backfill_is_recorded_and_summed_up_once,
     flapping_and_silence_send_each_message_once,
     a_failing_sla_leaves_the_others_evaluated_and_reminded,
+    a_lapsed_claim_writes_nothing,
 );
