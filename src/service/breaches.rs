@@ -346,43 +346,59 @@ pub fn remind(
 ) -> Result<usize, AppError> {
     let mut sent = 0;
     for breach in store::breaches::due_for_reminder(conn, now - every.as_delta())? {
-        let Some(sla) = store::slas::find_by_key(conn, &breach.sla)? else {
-            continue;
-        };
-        let agreement = store::slas::load(conn, sla)?;
-        let Some(version) = agreement
-            .versions
-            .iter()
-            .find(|v| v.version == breach.version)
-        else {
-            continue;
-        };
-        let evaluation = as_evaluation(&breach, now);
-        let facts = facts(
-            "breach.reminder",
-            &agreement,
-            &version.definition,
-            &evaluation,
-            links,
-        );
-        let (provider, consumer) = parties(conn, &agreement)?;
-        let reminded = write_tx(conn, |conn| {
-            // Another replica may have sent this reminder since the breach was read.
-            if !store::breaches::mark_reminded(conn, &breach.id, breach.last_reminded_at, now)? {
-                return Ok::<_, AppError>(false);
+        // One breach whose SLA cannot be read (a corrupt row) must not silence the others.
+        match remind_one(conn, &breach, links, now) {
+            Ok(reminded) => sent += usize::from(reminded),
+            Err(error) => {
+                tracing::error!(breach.id = %breach.id, sla.key = %breach.sla, error = %error, "reminding a breach failed; the others go on");
             }
-            notify::to_teams(
-                conn,
-                &facts,
-                &[&provider, &consumer],
-                &format!("breach.reminder:{}:{}", breach.id, now.timestamp()),
-                now,
-            )?;
-            Ok(true)
-        })?;
-        sent += usize::from(reminded);
+        }
     }
     Ok(sent)
+}
+
+/// Reminds both teams of one breach; false when there was nothing to send or another replica
+/// sent it first.
+fn remind_one(
+    conn: &mut DbConn,
+    breach: &Breach,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let Some(sla) = store::slas::find_by_key(conn, &breach.sla)? else {
+        return Ok(false);
+    };
+    let agreement = store::slas::load(conn, sla)?;
+    let Some(version) = agreement
+        .versions
+        .iter()
+        .find(|v| v.version == breach.version)
+    else {
+        return Ok(false);
+    };
+    let evaluation = as_evaluation(breach, now);
+    let facts = facts(
+        "breach.reminder",
+        &agreement,
+        &version.definition,
+        &evaluation,
+        links,
+    );
+    let (provider, consumer) = parties(conn, &agreement)?;
+    write_tx(conn, |conn| {
+        // Another replica may have sent this reminder since the breach was read.
+        if !store::breaches::mark_reminded(conn, &breach.id, breach.last_reminded_at, now)? {
+            return Ok::<_, AppError>(false);
+        }
+        notify::to_teams(
+            conn,
+            &facts,
+            &[&provider, &consumer],
+            &format!("breach.reminder:{}:{}", breach.id, now.timestamp()),
+            now,
+        )?;
+        Ok(true)
+    })
 }
 
 /// The breached period as an evaluation, for the messages that speak of it later.

@@ -975,7 +975,7 @@ async fn a_lapsed_claim_writes_nothing(app: TestApp) {
         owner: "replica-b",
         clock: &clock,
     };
-    let mut judge = |conn: &mut accord::store::DbConn| {
+    let judge = |conn: &mut accord::store::DbConn| {
         accord::service::evaluation::evaluate_and_store(
             conn,
             &agreement,
