@@ -634,6 +634,19 @@ pub fn simulate(
     now: DateTime<Utc>,
     settings: Settings,
 ) -> Result<Vec<Evaluation>, AppError> {
+    let calendar = calendar_of(conn, definition)?;
+    simulate_with(conn, definition, calendar, (from, to), now, settings)
+}
+
+/// [`simulate`] with the calendar to count business time in (a signed version's kept one).
+fn simulate_with(
+    conn: &mut DbConn,
+    definition: &Definition,
+    calendar: Option<Calendar>,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    now: DateTime<Utc>,
+    settings: Settings,
+) -> Result<Vec<Evaluation>, AppError> {
     let to = to.min(now);
     let mut windows = Vec::new();
     match &definition.window {
@@ -660,7 +673,6 @@ pub fn simulate(
             }
         }
     }
-    let calendar = calendar_of(conn, definition)?;
     let hours = calendar.as_ref().map_or(Hours::Always, Hours::Business);
     let occasion = Occasion {
         now,
@@ -771,7 +783,7 @@ pub fn simulate_request(
     if to <= from {
         return Err(AppError::invalid("to", "must come after from"));
     }
-    let definition = match (sla, input) {
+    let (definition, calendar) = match (sla, input) {
         (Some(key), None) => {
             let sla = store::slas::find_by_key(conn, &key)?.ok_or(AppError::NotFound("sla"))?;
             let agreement = store::slas::load(conn, sla)?;
@@ -779,11 +791,15 @@ pub fn simulate_request(
                 .pending()
                 .or_else(|| agreement.current(now))
                 .ok_or(AppError::NotFound("sla version"))?;
-            version.definition.clone()
+            // A signed version counts business time as it was signed; a proposal as it is now.
+            let calendar = calendar_of_version(conn, version)?;
+            (version.definition.clone(), calendar)
         }
         (None, Some(input)) => {
             let key = input.key.clone().unwrap_or_else(|| "simulation".into());
-            crate::service::slas::check_definition(conn, input, &key)?.0
+            let definition = crate::service::slas::check_definition(conn, input, &key)?.0;
+            let calendar = calendar_of(conn, &definition)?;
+            (definition, calendar)
         }
         _ => {
             return Err(AppError::invalid(
@@ -792,5 +808,5 @@ pub fn simulate_request(
             ));
         }
     };
-    simulate(conn, &definition, from, to, now, settings)
+    simulate_with(conn, &definition, calendar, (from, to), now, settings)
 }

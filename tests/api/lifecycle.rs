@@ -545,6 +545,20 @@ async fn a_signed_version_keeps_its_calendar(app: TestApp) {
         simulated["items"][0]["value"], 0.0,
         "a definition not signed yet reads the calendar as it is now: {simulated}"
     );
+    let signed = expect_status(
+        app.post(
+            "/api/v1/slas/simulate",
+            app.admin(),
+            &json!({"sla": "follow-up", "from": "2026-10-01T00:00:00Z", "to": "2026-10-12T11:00:00Z"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        signed["items"][0]["value"], 100.0,
+        "simulating the signed version counts its kept hours: {signed}"
+    );
 
     // Revised to the other calendar and signed: the first calendar is no longer used by a
     // version in force, may be deleted, and October is still judged with its hours.
