@@ -443,7 +443,15 @@ fn follow_staleness(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let sla_id = &agreement.sla.id;
-    match (stale, store::slas::stale_since(conn, sla_id)?) {
+    let since = store::slas::stale_since(conn, sla_id)?;
+    if agreement.sla.status != SlaStatus::Active {
+        // A retired SLA's feed is nobody's concern any more: the episode ends without a word.
+        if since.is_some() {
+            store::slas::set_stale_since(conn, sla_id, None)?;
+        }
+        return Ok(());
+    }
+    match (stale, since) {
         (true, None) => {
             store::slas::set_stale_since(conn, sla_id, Some(now))?;
             breaches::announce_feed(conn, agreement, "sla.data_stale", now, links, now)
