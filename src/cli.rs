@@ -320,18 +320,20 @@ async fn evaluate(config: Config, clock: Arc<dyn Clock>, at: Option<String>) -> 
     let (db, _, _) = prepare(&config, clock.as_ref(), false).await?;
     let (settings, links) = (config.evaluation(), config.links());
     let now = clock.now();
-    let evaluations = match at {
+    let (evaluations, failed) = match at {
         Some(at) if at > now => bail!("--at lies in the future"),
-        Some(at) => {
+        Some(at) => (
             db.run(move |conn| crate::service::evaluation::as_of(conn, at, settings))
-                .await?
-        }
+                .await?,
+            Vec::new(),
+        ),
         None => {
-            db.run(move |conn| {
-                crate::service::evaluation::run_cycle(conn, now, settings, &links, None)
-            })
-            .await?
-            .written
+            let report = db
+                .run(move |conn| {
+                    crate::service::evaluation::run_cycle(conn, now, settings, &links, None)
+                })
+                .await?;
+            (report.written, report.failed)
         }
     };
     for e in &evaluations {
@@ -360,6 +362,12 @@ async fn evaluate(config: Config, clock: Arc<dyn Clock>, at: Option<String>) -> 
         "written"
     };
     eprintln!("accord: {} evaluation(s) {stored}", evaluations.len());
+    for (key, reason) in &failed {
+        eprintln!("accord: {key} could not be evaluated: {reason}");
+    }
+    if !failed.is_empty() {
+        bail!("{} SLA(s) could not be evaluated", failed.len());
+    }
     Ok(())
 }
 

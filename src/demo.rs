@@ -225,8 +225,9 @@ pub fn set_up(
     let mut keys = Vec::new();
     for (proposer, signer, body) in agreements {
         let key = body["key"].as_str().unwrap_or_default().to_string();
-        slas::create(conn, proposer, definition(body)?, now, links)?;
-        slas::approve(conn, signer, &key, None, now, links)?;
+        // Signed when the history begins: its weeks are judged as they close, not as a backfill.
+        slas::create(conn, proposer, definition(body)?, start, links)?;
+        slas::approve(conn, signer, &key, None, start, links)?;
         keys.push(key);
     }
     let events = activity(&teams, now, start);

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::calendar::Calendar;
 use super::identity::TeamRef;
 use super::sla::{Definition, SlaStatus, VersionStatus};
 
@@ -67,6 +68,11 @@ pub struct SlaVersion {
     pub effective_until: Option<DateTime<Utc>>,
     /// Signatures so far.
     pub approvals: Vec<Approval>,
+    /// The business-hours calendar its definition names, as it was when the version was signed
+    /// (`None` before signing, for a definition without one, or for a version signed before
+    /// calendars were kept with their versions).
+    #[serde(skip)]
+    pub calendar: Option<Calendar>,
 }
 
 impl SlaVersion {
@@ -74,6 +80,12 @@ impl SlaVersion {
     pub fn governs(&self, at: DateTime<Utc>) -> bool {
         self.effective_from.is_some_and(|from| from <= at)
             && self.effective_until.is_none_or(|until| at < until)
+    }
+
+    /// When it was signed by the last of both parties: the instant it became binding.
+    pub fn signed_at(&self) -> Option<DateTime<Utc>> {
+        self.effective_from?;
+        self.approvals.iter().map(|a| a.at).max()
     }
 
     /// Whether `team_id` has signed it.

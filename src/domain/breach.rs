@@ -94,6 +94,9 @@ pub struct Breach {
     pub closed_at: Option<DateTime<Utc>>,
     /// When the last reminder went out.
     pub last_reminded_at: Option<DateTime<Utc>>,
+    /// Its period ended before its version was signed: found by a backfill of history,
+    /// announced in a summary and never reminded.
+    pub is_historical: bool,
 }
 
 /// A period as people name it: `2026-10`, `2026-W44`, `2026-11-03`, `2026-Q4`, or a range.

@@ -7,7 +7,8 @@ use serde_json::json;
 #[derive(Clone, Debug)]
 pub struct MessageFacts {
     /// `breach.opened`, `breach.withdrawn`, `breach.reminder`, `sla.at_risk`, `sla.recovered`,
-    /// `sla.data_stale`, `sla.proposed` or `sla.activated`.
+    /// `sla.data_stale`, `sla.data_resumed`, `sla.backfilled`, `sla.evaluation_failed`,
+    /// `sla.proposed` or `sla.activated`.
     pub kind: &'static str,
     /// The SLA's key.
     pub sla_key: String,
@@ -68,6 +69,18 @@ fn headline(kind: &str) -> (&'static str, &'static str) {
         "sla.data_stale" => (
             "DATA STALE",
             "No activity of the kinds this SLA reads has arrived for a while. Check the sync from the CRM or marketing system: silence is not success.",
+        ),
+        "sla.data_resumed" => (
+            "DATA RESUMED",
+            "Activity of the kinds this SLA reads is arriving again. Periods the silence covered are restated as late events come in. Nothing to do.",
+        ),
+        "sla.backfilled" => (
+            "HISTORY EVALUATED",
+            "Periods that ended before this version was signed were evaluated once, as history. Their breaches are recorded as historical: listed with the SLA's breaches, never reminded. Nothing is due on them.",
+        ),
+        "sla.evaluation_failed" => (
+            "EVALUATION FAILED",
+            "accord cannot evaluate this SLA; the others go on. Its status reads error with the reason until an evaluation succeeds again. Fix the cause (the reason names it) or revise the SLA.",
         ),
         "sla.proposed" => (
             "PROPOSED",

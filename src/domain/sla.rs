@@ -723,39 +723,93 @@ impl DefinitionInput {
 }
 
 impl Definition {
-    /// The first instant a version signed at `signed_at` governs. A first version starts with the
-    /// period of `effective_from` (or of its signing); a revision of a calendar window starts with
-    /// the next period, so targets never change within a period. Never before `not_before`.
+    /// The start of the period of `effective_from`, when one is asked for: a calendar window's
+    /// period containing that local date, a rolling window's midnight UTC of that date.
+    fn requested_start(&self) -> Option<DateTime<Utc>> {
+        let date = self.effective_from?;
+        Some(match &self.window {
+            Window::Calendar { period, timezone } => {
+                Period::of_date(*period, *timezone, date).start
+            }
+            Window::Rolling { .. } => date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
+        })
+    }
+
+    /// The first boundary of this window's periods at or after `at` (a rolling window has one at
+    /// every instant).
+    pub fn boundary_from(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        match &self.window {
+            Window::Calendar { period, timezone } => {
+                let containing = Period::containing(*period, *timezone, at);
+                if containing.start == at {
+                    at
+                } else {
+                    containing.end
+                }
+            }
+            Window::Rolling { .. } => at,
+        }
+    }
+
+    /// Where the judging in progress at `at` ends: the end of the calendar period containing
+    /// `at`; a rolling window at `at` itself.
+    pub fn end_of_period_at(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        match &self.window {
+            Window::Calendar { period, timezone } => Period::containing(*period, *timezone, at).end,
+            Window::Rolling { .. } => at,
+        }
+    }
+
+    /// Where a version with this definition, signed at `signed_at`, takes over.
+    ///
+    /// A first version (`previous` is `None`) starts with the period of `effective_from`, or the
+    /// period it is signed in. A revision replaces `previous` (its definition and the instant it
+    /// began to govern): the old version judges to the end of its period in which the revision
+    /// was signed, and not at all if it had not begun; the new one starts at its own first
+    /// period boundary from there, or at `effective_from` if later. No instant is judged by both;
+    /// what lies between (less than one new period) by neither. A rolling old version has no
+    /// period to finish: it judges until the new one starts, leaving no gap.
     pub fn takes_effect(
         &self,
         signed_at: DateTime<Utc>,
-        is_revision: bool,
-        not_before: Option<DateTime<Utc>>,
-    ) -> DateTime<Utc> {
-        let start = match &self.window {
-            Window::Calendar { period, timezone } => {
-                let requested = self
-                    .effective_from
-                    .map(|date| Period::of_date(*period, *timezone, date).start);
-                let signed = Period::containing(*period, *timezone, signed_at);
-                match (is_revision, requested) {
-                    (false, Some(requested)) => requested,
-                    (false, None) => signed.start,
-                    (true, requested) => requested.map_or(signed.end, |r| r.max(signed.end)),
+        previous: Option<(&Definition, DateTime<Utc>)>,
+    ) -> Switch {
+        let requested = self.requested_start();
+        let Some((old, old_from)) = previous else {
+            let from = requested.unwrap_or_else(|| match &self.window {
+                Window::Calendar { period, timezone } => {
+                    Period::containing(*period, *timezone, signed_at).start
                 }
-            }
-            Window::Rolling { .. } => {
-                let requested = self
-                    .effective_from
-                    .map(|date| date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
-                match (is_revision, requested) {
-                    (false, Some(requested)) => requested,
-                    (_, requested) => requested.map_or(signed_at, |r| r.max(signed_at)),
-                }
-            }
+                Window::Rolling { .. } => signed_at,
+            });
+            return Switch {
+                old_until: None,
+                from,
+            };
         };
-        not_before.map_or(start, |floor| start.max(floor))
+        let old_until = if signed_at < old_from {
+            old_from
+        } else {
+            old.end_of_period_at(signed_at)
+        };
+        let boundary = self.boundary_from(old_until);
+        let from = requested.map_or(boundary, |r| r.max(boundary));
+        // A rolling window has no period to finish: it goes on judging until its successor starts.
+        let rolling = matches!(old.window, Window::Rolling { .. }) && signed_at >= old_from;
+        Switch {
+            old_until: Some(if rolling { from } else { old_until }),
+            from,
+        }
     }
+}
+
+/// Where one version hands over to the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Switch {
+    /// The first instant the old version no longer governs (`None` without an old version).
+    pub old_until: Option<DateTime<Utc>>,
+    /// The first instant the new version governs.
+    pub from: DateTime<Utc>,
 }
 
 /// Where an agreement stands.
@@ -913,17 +967,61 @@ mod tests {
         let signed = DateTime::parse_from_rfc3339("2026-11-12T10:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let first = definition.takes_effect(signed, false, None);
+        let first = definition.takes_effect(signed, None).from;
         assert_eq!(
             first.to_rfc3339(),
             "2026-10-31T23:00:00+00:00",
             "start of November in Berlin"
         );
-        let revision = definition.takes_effect(signed, true, None);
+        let revision = definition
+            .takes_effect(signed, Some((&definition, first)))
+            .from;
         assert_eq!(
             revision.to_rfc3339(),
             "2026-11-30T23:00:00+00:00",
             "start of December in Berlin"
         );
+    }
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn with_window(window: serde_json::Value) -> Definition {
+        let mut body = count_sla();
+        body["window"] = window;
+        input(body).parse("mql-volume").unwrap()
+    }
+
+    #[test]
+    fn each_instant_has_one_version_when_windows_change() {
+        let utc_month =
+            with_window(json!({"kind": "calendar", "period": "month", "timezone": "UTC"}));
+        let berlin_week =
+            with_window(json!({"kind": "calendar", "period": "week", "timezone": "Europe/Berlin"}));
+        let rolling = with_window(json!({"kind": "rolling", "length": "7d"}));
+        let since = utc("2026-10-01T00:00:00Z");
+        // A UTC month revised to a Berlin week on Thu 12 Nov: November stays the month's, the
+        // week starts on the first Berlin Monday after (Mon 7 Dec); 1–6 Dec is judged by neither.
+        let switch =
+            berlin_week.takes_effect(utc("2026-11-12T10:00:00Z"), Some((&utc_month, since)));
+        assert_eq!(switch.old_until, Some(utc("2026-12-01T00:00:00Z")));
+        assert_eq!(switch.from, utc("2026-12-06T23:00:00Z"));
+        // A month revised to a rolling window: the month ends, then the rolling window starts.
+        let switch = rolling.takes_effect(utc("2026-11-12T10:00:00Z"), Some((&utc_month, since)));
+        assert_eq!(switch.old_until, Some(utc("2026-12-01T00:00:00Z")));
+        assert_eq!(switch.from, utc("2026-12-01T00:00:00Z"));
+        // A rolling window is replaced where its successor's first period starts.
+        let switch = utc_month.takes_effect(utc("2026-11-12T10:00:00Z"), Some((&rolling, since)));
+        assert_eq!(switch.old_until, Some(utc("2026-12-01T00:00:00Z")));
+        assert_eq!(switch.from, utc("2026-12-01T00:00:00Z"));
+        // Signed before the old version began: the old one governs nothing.
+        let later = utc("2027-01-01T00:00:00Z");
+        let switch =
+            berlin_week.takes_effect(utc("2026-11-12T10:00:00Z"), Some((&utc_month, later)));
+        assert_eq!(switch.old_until, Some(later));
+        assert_eq!(switch.from, utc("2027-01-03T23:00:00Z"));
     }
 }

@@ -49,6 +49,8 @@ pub struct BreachResponse {
     pub dispute_reason: Option<String>,
     /// When it was resolved or withdrawn.
     pub closed_at: Option<DateTime<Utc>>,
+    /// Its period ended before its version was signed (found by a backfill): never reminded.
+    pub historical: bool,
 }
 
 impl From<Breach> for BreachResponse {
@@ -70,6 +72,7 @@ impl From<Breach> for BreachResponse {
             disputed_by: b.disputed_by,
             dispute_reason: b.dispute_reason,
             closed_at: b.closed_at,
+            historical: b.is_historical,
         }
     }
 }

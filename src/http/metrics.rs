@@ -22,6 +22,7 @@ pub struct Metrics {
     latency: HistogramVec,
     /// Sign-ins refused for a wrong email or password (not those refused by the rate limit).
     pub failed_sign_ins: IntCounter,
+    evaluation_failures: IntCounterVec,
 }
 
 impl Metrics {
@@ -49,15 +50,29 @@ impl Metrics {
             "accord_failed_sign_ins_total",
             "Sign-ins refused for a wrong email or password",
         )?;
+        let evaluation_failures = IntCounterVec::new(
+            Opts::new(
+                "accord_sla_evaluation_failures_total",
+                "Scheduled evaluations of an SLA that failed (the others went on), by SLA",
+            ),
+            &["sla"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(failed_sign_ins.clone()))?;
+        registry.register(Box::new(evaluation_failures.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
             failed_sign_ins,
+            evaluation_failures,
         })
+    }
+
+    /// Counts a failed scheduled evaluation of the SLA `key`.
+    pub fn evaluation_failed(&self, key: &str) {
+        self.evaluation_failures.with_label_values(&[key]).inc();
     }
 
     fn render(&self) -> Vec<u8> {

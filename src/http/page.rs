@@ -38,7 +38,8 @@ fn load(
         history.retain(|e| e.period_start <= now);
         let keep = history.len().saturating_sub(12);
         history.drain(..keep);
-        let overdue = if line.overdue.is_some() {
+        // An SLA that cannot be evaluated shows its error, not a failed page.
+        let overdue = if line.overdue.is_some() && line.error.is_none() {
             service::evaluation::violations(conn, actor, &line.sla, now)?
                 .into_iter()
                 .filter(|i| i.overdue)
@@ -118,7 +119,7 @@ fn render(board: &Board) -> String {
     let mut rows = String::new();
     for (line, history, overdue) in &board.lines {
         let e = line.evaluation.as_ref();
-        let status = e.map_or("not evaluated yet", |e| e.status.as_str());
+        let status = line.status_or("not evaluated yet");
         let value = e.and_then(|e| e.value).map_or("–".to_string(), |v| {
             if v.fract() == 0.0 {
                 format!("{v:.0}")
@@ -127,10 +128,12 @@ fn render(board: &Board) -> String {
             }
         });
         let period = line.period.clone().unwrap_or_default();
-        let stale = if e.is_some_and(|e| e.data_stale) {
-            "<span class=\"badge stale\">data stale</span>"
-        } else {
-            ""
+        let stale = match &line.error {
+            Some(reason) => format!("<br><small>{}</small>", escape(reason)),
+            None if e.is_some_and(|e| e.data_stale) => {
+                "<span class=\"badge stale\">data stale</span>".to_string()
+            }
+            None => String::new(),
         };
         let late: String = overdue
             .iter()

@@ -31,8 +31,12 @@ pub struct StatusLineResponse {
     pub target: f64,
     /// The comparison.
     pub op: String,
-    /// `met`, `breached`, `on_track`, `at_risk` or `no_data`.
+    /// `met`, `breached`, `on_track`, `at_risk` or `no_data`; `error` while the SLA cannot be
+    /// evaluated (see `error`).
     pub status: String,
+    /// Why the SLA cannot be evaluated, while that lasts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// No input for `ACCORD_STALE_AFTER`.
     pub data_stale: bool,
     /// For response-time SLAs: items overdue now in the current period.
@@ -45,6 +49,7 @@ pub struct StatusLineResponse {
 impl From<StatusLine> for StatusLineResponse {
     fn from(line: StatusLine) -> Self {
         let e = line.evaluation.as_ref();
+        let status = line.status_or("no_data").to_string();
         Self {
             sla: line.sla,
             name: line.name,
@@ -55,7 +60,8 @@ impl From<StatusLine> for StatusLineResponse {
             value: e.and_then(|e| e.value),
             target: line.target,
             op: line.op.into(),
-            status: e.map_or("no_data", |e| e.status.as_str()).into(),
+            status,
+            error: line.error.clone(),
             data_stale: e.is_some_and(|e| e.data_stale),
             overdue: line.overdue,
             evaluated_at: e.map(|e| e.evaluated_at),
@@ -87,7 +93,10 @@ pub(crate) fn text_line(line: &StatusLine) -> String {
     let value = e
         .and_then(|e| e.value)
         .map_or("no data".to_string(), number);
-    let status = e.map_or("not evaluated yet", |e| e.status.as_str());
+    let status = match &line.error {
+        Some(reason) => format!("error: {reason}"),
+        None => line.status_or("not evaluated yet").to_string(),
+    };
     let period = line
         .period
         .as_ref()

@@ -39,6 +39,9 @@ pub async fn dispatch_once(
     let (mut handled, lease) = (0, state.config.lease.as_delta());
     for message in due {
         let id = message.id.clone();
+        // Read now, not at the batch's start: delivering the messages before took time, and a
+        // lease dated from then would end early.
+        let now = state.clock.now();
         let claimed = state
             .db
             .run(move |conn| Ok(store::outbox::claim(conn, &id, now, lease)?))

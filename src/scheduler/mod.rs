@@ -32,6 +32,7 @@ pub async fn evaluate_periodically(state: web::Data<AppState>) {
         owner: replica_name(),
         lease: state.config.lease.as_delta(),
         every: state.config.eval_interval.as_delta(),
+        clock: state.clock.clone(),
     };
     tracing::info!(replica = %share.owner, "scheduler started");
     let mut ticks = interval(
@@ -57,12 +58,18 @@ pub async fn evaluate_periodically(state: web::Data<AppState>) {
             })
             .await
         {
-            Ok(report) => tracing::info!(
-                slas = report.slas,
-                written = report.written.len(),
-                duration_ms = started.elapsed().as_millis() as u64,
-                "evaluation cycle"
-            ),
+            Ok(report) => {
+                for (key, _) in &report.failed {
+                    state.metrics.evaluation_failed(key);
+                }
+                tracing::info!(
+                    slas = report.slas,
+                    written = report.written.len(),
+                    failed = report.failed.len(),
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    "evaluation cycle"
+                )
+            }
             Err(error) => tracing::error!(error = %error, "evaluation cycle failed"),
         }
     }

@@ -70,11 +70,14 @@ fn parties(conn: &mut DbConn, agreement: &Agreement) -> Result<(Team, Team), App
 
 /// Follows one stored evaluation: opens or withdraws the period's breach and sends what the
 /// SLA's `notify_on` asks for. `previous` is the stored evaluation of the same window before.
+/// A `historical` window (it ended before its version was signed) records its breach as
+/// historical and sends nothing: [`announce_backfill`] sums such windows up.
 pub fn follow(
     conn: &mut DbConn,
     agreement: &Agreement,
     previous: Option<&Evaluation>,
     evaluation: &Evaluation,
+    historical: bool,
     links: &Links,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
@@ -86,7 +89,7 @@ pub fn follow(
         return Ok(());
     };
     let definition = &version.definition;
-    let wants = |notice: Notice| definition.notify_on.contains(&notice);
+    let wants = |notice: Notice| !historical && definition.notify_on.contains(&notice);
     let rolling = matches!(definition.window, Window::Rolling { .. });
     let sla_id = &agreement.sla.id;
     let key = &agreement.sla.key;
@@ -125,6 +128,7 @@ pub fn follow(
                     dispute_reason: None,
                     closed_at: None,
                     last_reminded_at: None,
+                    is_historical: historical,
                 };
                 store::breaches::insert(conn, &breach)?;
                 audit(
@@ -216,10 +220,11 @@ pub fn follow(
             }
             if matches!(was, Some(Status::AtRisk | Status::Breached)) && wants(Notice::Recovered) {
                 let facts = facts("sla.recovered", agreement, definition, evaluation, links);
+                // Keyed like `sla.at_risk`, which a period sends once: a period that flaps
+                // between at risk and on track sends each message once, not once per flap.
                 let dedupe = format!(
-                    "sla.recovered:{key}:{}:{}",
+                    "sla.recovered:{key}:{}",
                     evaluation.period_start.timestamp(),
-                    now.timestamp_micros()
                 );
                 notify::to_teams(conn, &facts, &teams, &dedupe, now)?;
             }
@@ -238,19 +243,97 @@ pub fn follow(
         }
         Status::NoData => {}
     }
-    if evaluation.data_stale && !previous.is_some_and(|p| p.data_stale) {
-        let facts = facts("sla.data_stale", agreement, definition, evaluation, links);
-        notify::to_teams(
-            conn,
-            &facts,
-            &teams,
-            &format!(
-                "sla.data_stale:{key}:{}",
-                evaluation.period_start.timestamp()
-            ),
-            now,
-        )?;
-    }
+    Ok(())
+}
+
+/// Sums up, in one message per team, the historical windows an evaluation wrote: periods that
+/// ended before their version was signed. Sent once per version.
+pub fn announce_backfill(
+    conn: &mut DbConn,
+    agreement: &Agreement,
+    written: &[Evaluation],
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let (Some(first), Some(last)) = (written.first(), written.last()) else {
+        return Ok(());
+    };
+    let Some(version) = agreement
+        .versions
+        .iter()
+        .find(|v| v.version == last.version)
+    else {
+        return Ok(());
+    };
+    let definition = &version.definition;
+    let breached = written
+        .iter()
+        .filter(|e| e.status == Status::Breached)
+        .count();
+    let mut summary = facts("sla.backfilled", agreement, definition, last, links);
+    summary.period = format!(
+        "{} to {}",
+        period_label(definition, first.period_start, first.period_end),
+        period_label(definition, last.period_start, last.period_end)
+    );
+    summary.value = format!(
+        "{} period(s) evaluated, {breached} breached, {} met",
+        written.len(),
+        written.iter().filter(|e| e.status == Status::Met).count()
+    );
+    let (provider, consumer) = parties(conn, agreement)?;
+    notify::to_teams(
+        conn,
+        &summary,
+        &[&provider, &consumer],
+        &format!("sla.backfilled:{}", version.id),
+        now,
+    )?;
+    Ok(())
+}
+
+/// Tells both teams that the SLA's input went quiet (`sla.data_stale`) or came back
+/// (`sla.data_resumed`); `since` names the stale episode, so each is sent once per episode.
+pub fn announce_feed(
+    conn: &mut DbConn,
+    agreement: &Agreement,
+    kind: &'static str,
+    since: DateTime<Utc>,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let Some(version) = agreement.current(now) else {
+        return Ok(());
+    };
+    let definition = &version.definition;
+    let (provider, consumer) = parties(conn, agreement)?;
+    let message = MessageFacts {
+        kind,
+        sla_key: agreement.sla.key.clone(),
+        sla_name: definition.name.clone(),
+        provider: provider.slug.clone(),
+        consumer: consumer.slug.clone(),
+        period: format!("since {}", since.format("%Y-%m-%d %H:%M UTC")),
+        version: version.version,
+        value: match kind {
+            "sla.data_stale" => "no new activity".into(),
+            _ => "activity arriving again".into(),
+        },
+        objective: format!(
+            "{} {}",
+            definition.objective.op.as_str(),
+            value_text(Some(definition.objective.target))
+        ),
+        link: format!("{}/api/v1/slas/{}", links.public_url, agreement.sla.key),
+        extra: None,
+    };
+    notify::to_teams(
+        conn,
+        &message,
+        &[&provider, &consumer],
+        &format!("{kind}:{}:{}", agreement.sla.key, since.timestamp_micros()),
+        now,
+    )?;
     Ok(())
 }
 
@@ -263,43 +346,59 @@ pub fn remind(
 ) -> Result<usize, AppError> {
     let mut sent = 0;
     for breach in store::breaches::due_for_reminder(conn, now - every.as_delta())? {
-        let Some(sla) = store::slas::find_by_key(conn, &breach.sla)? else {
-            continue;
-        };
-        let agreement = store::slas::load(conn, sla)?;
-        let Some(version) = agreement
-            .versions
-            .iter()
-            .find(|v| v.version == breach.version)
-        else {
-            continue;
-        };
-        let evaluation = as_evaluation(&breach, now);
-        let facts = facts(
-            "breach.reminder",
-            &agreement,
-            &version.definition,
-            &evaluation,
-            links,
-        );
-        let (provider, consumer) = parties(conn, &agreement)?;
-        let reminded = write_tx(conn, |conn| {
-            // Another replica may have sent this reminder since the breach was read.
-            if !store::breaches::mark_reminded(conn, &breach.id, breach.last_reminded_at, now)? {
-                return Ok::<_, AppError>(false);
+        // One breach whose SLA cannot be read (a corrupt row) must not silence the others.
+        match remind_one(conn, &breach, links, now) {
+            Ok(reminded) => sent += usize::from(reminded),
+            Err(error) => {
+                tracing::error!(breach.id = %breach.id, sla.key = %breach.sla, error = %error, "reminding a breach failed; the others go on");
             }
-            notify::to_teams(
-                conn,
-                &facts,
-                &[&provider, &consumer],
-                &format!("breach.reminder:{}:{}", breach.id, now.timestamp()),
-                now,
-            )?;
-            Ok(true)
-        })?;
-        sent += usize::from(reminded);
+        }
     }
     Ok(sent)
+}
+
+/// Reminds both teams of one breach; false when there was nothing to send or another replica
+/// sent it first.
+fn remind_one(
+    conn: &mut DbConn,
+    breach: &Breach,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let Some(sla) = store::slas::find_by_key(conn, &breach.sla)? else {
+        return Ok(false);
+    };
+    let agreement = store::slas::load(conn, sla)?;
+    let Some(version) = agreement
+        .versions
+        .iter()
+        .find(|v| v.version == breach.version)
+    else {
+        return Ok(false);
+    };
+    let evaluation = as_evaluation(breach, now);
+    let facts = facts(
+        "breach.reminder",
+        &agreement,
+        &version.definition,
+        &evaluation,
+        links,
+    );
+    let (provider, consumer) = parties(conn, &agreement)?;
+    write_tx(conn, |conn| {
+        // Another replica may have sent this reminder since the breach was read.
+        if !store::breaches::mark_reminded(conn, &breach.id, breach.last_reminded_at, now)? {
+            return Ok::<_, AppError>(false);
+        }
+        notify::to_teams(
+            conn,
+            &facts,
+            &[&provider, &consumer],
+            &format!("breach.reminder:{}:{}", breach.id, now.timestamp()),
+            now,
+        )?;
+        Ok(true)
+    })
 }
 
 /// The breached period as an evaluation, for the messages that speak of it later.

@@ -76,6 +76,8 @@ pub fn replace(
         let parties = store::slas::parties_using_calendar(conn, key)?;
         actor.authorize(Action::ChangeCalendar { parties: &parties })?;
         calendar.created_at = before.created_at;
+        // Versions signed before calendars were kept with them keep the hours they were signed with.
+        store::slas::keep_calendar(conn, &before)?;
         store::calendars::update(conn, &calendar)?;
         audit(
             conn,
@@ -106,6 +108,8 @@ pub fn delete(
                 "{users} SLA version(s) use calendar {key:?}"
             )));
         }
+        // Superseded and retired versions still judge their closed periods with it.
+        store::slas::keep_calendar(conn, &before)?;
         store::calendars::delete(conn, key)?;
         audit(
             conn,

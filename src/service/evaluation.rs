@@ -1,10 +1,13 @@
 //! Evaluating SLAs: which windows to judge, measuring them in the database, storing the result.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 
 use crate::auth::Principal;
 use crate::auth::policy::Action;
-use crate::domain::agreement::{Agreement, SlaVersion};
+use crate::clock::Clock;
+use crate::domain::agreement::{Agreement, Sla, SlaVersion};
 use crate::domain::calendar::{Calendar, Hours};
 use crate::domain::duration::Span;
 use crate::domain::evaluation::{Evaluation, Judged, Measurement, evaluate};
@@ -12,6 +15,7 @@ use crate::domain::period::Period;
 use crate::domain::sla::{Definition, Metric, Selector, SlaStatus, Window};
 use crate::error::AppError;
 use crate::service::breaches::{self, Links};
+use crate::service::notify;
 use crate::store::{self, DbConn, write_tx};
 
 /// The spans that govern evaluation (`ACCORD_GRACE`, `ACCORD_STALE_AFTER`).
@@ -32,10 +36,15 @@ const MAX_WINDOWS: usize = 4000;
 struct Judging<'a> {
     judged: Judged,
     version: &'a SlaVersion,
+    /// The window ended before its version was signed (a backfill of history).
+    historical: bool,
 }
 
 /// The windows of an agreement to judge at `now`: for calendar windows every period from the
 /// first one not yet final to the current one; for a rolling window the last `length`.
+///
+/// A calendar period is judged only by a version that governs all of it: a revision switches at
+/// period boundaries, and the period cut short by a retirement is not judged at all.
 fn windows(
     agreement: &Agreement,
     now: DateTime<Utc>,
@@ -60,6 +69,7 @@ fn windows(
                             rolling: true,
                         },
                         version,
+                        historical: false,
                     });
                 }
             }
@@ -67,8 +77,9 @@ fn windows(
                 let limit = until.map_or(now, |u| u.min(now));
                 let begin = settled_until.map_or(from, |s| s.max(from));
                 let mut p = Period::containing(*period, *timezone, begin);
+                let signed_at = version.signed_at();
                 while p.start < limit && found.len() < MAX_WINDOWS {
-                    if p.start >= from {
+                    if p.start >= from && until.is_none_or(|until| p.end <= until) {
                         found.push(Judging {
                             judged: Judged {
                                 start: p.start,
@@ -76,6 +87,7 @@ fn windows(
                                 rolling: false,
                             },
                             version,
+                            historical: signed_at.is_some_and(|signed| p.end <= signed),
                         });
                     }
                     p = p.next(*period, *timezone);
@@ -154,7 +166,8 @@ pub fn measure(
     })
 }
 
-/// The business-hours calendar a definition names, if any.
+/// The business-hours calendar a definition names, if any, as it is now (for definitions not
+/// signed yet: simulations).
 pub fn calendar_of(
     conn: &mut DbConn,
     definition: &Definition,
@@ -164,6 +177,19 @@ pub fn calendar_of(
             store::calendars::find(conn, key)?.ok_or(AppError::NotFound("calendar"))?,
         )),
         None => Ok(None),
+    }
+}
+
+/// The calendar a signed version is judged by: the one kept with it when it was signed (only
+/// versions signed before calendars were kept read the calendar as it is now).
+fn calendar_of_version(
+    conn: &mut DbConn,
+    version: &SlaVersion,
+) -> Result<Option<Calendar>, AppError> {
+    match (&version.calendar, version.definition.metric.calendar()) {
+        (Some(kept), _) => Ok(Some(kept.clone())),
+        (None, Some(_)) => calendar_of(conn, &version.definition),
+        (None, None) => Ok(None),
     }
 }
 
@@ -238,6 +264,10 @@ fn is_stale(
     as_of: Option<DateTime<Utc>>,
     settings: Settings,
 ) -> Result<bool, AppError> {
+    // Only an agreement in force has a feed to watch.
+    if agreement.sla.status != SlaStatus::Active {
+        return Ok(false);
+    }
     let Some(version) = agreement.current(now) else {
         return Ok(false);
     };
@@ -254,6 +284,23 @@ pub fn judge_agreement(
     as_of: Option<DateTime<Utc>>,
     settings: Settings,
 ) -> Result<Vec<Evaluation>, AppError> {
+    Ok(judge_windows(conn, agreement, now, as_of, settings)?
+        .0
+        .into_iter()
+        .map(|(evaluation, _)| evaluation)
+        .collect())
+}
+
+/// Each window's evaluation with whether it is historical, and whether the input is stale.
+type Judgements = (Vec<(Evaluation, bool)>, bool);
+
+fn judge_windows(
+    conn: &mut DbConn,
+    agreement: &Agreement,
+    now: DateTime<Utc>,
+    as_of: Option<DateTime<Utc>>,
+    settings: Settings,
+) -> Result<Judgements, AppError> {
     let settled = store::evaluations::settled_until(conn, &agreement.sla.id)?;
     let settled = settled.filter(|_| as_of.is_none());
     let stale = is_stale(conn, agreement, now, as_of, settings)?;
@@ -272,13 +319,13 @@ pub fn judge_agreement(
             .as_ref()
             .is_none_or(|(version, _)| *version != v.version)
         {
-            calendar = Some((v.version, calendar_of(conn, &v.definition)?));
+            calendar = Some((v.version, calendar_of_version(conn, v)?));
         }
         let hours = calendar
             .as_ref()
             .and_then(|(_, c)| c.as_ref())
             .map_or(Hours::Always, Hours::Business);
-        results.push(judge(
+        let evaluation = judge(
             conn,
             &agreement.sla.key,
             v.version,
@@ -286,31 +333,51 @@ pub fn judge_agreement(
             hours,
             window.judged,
             occasion,
-        )?);
+        )?;
+        results.push((evaluation, window.historical));
     }
-    Ok(results)
+    Ok((results, stale))
 }
 
-/// Judges an agreement at `now` and stores what changed; returns the evaluations written.
+/// A scheduler's claim on one SLA's evaluation, checked again just before writing.
+#[derive(Clone, Copy)]
+pub struct Claim<'a> {
+    /// The replica holding it.
+    pub owner: &'a str,
+    /// Read when checking, not when the cycle started.
+    pub clock: &'a dyn Clock,
+}
+
+/// Judges an agreement at `now` and stores what changed; returns the evaluations written. With a
+/// `claim`, writes nothing unless the claim still holds when the writing starts.
 pub fn evaluate_and_store(
     conn: &mut DbConn,
     agreement: &Agreement,
     now: DateTime<Utc>,
     settings: Settings,
     links: &Links,
+    claim: Option<Claim<'_>>,
 ) -> Result<Vec<Evaluation>, AppError> {
-    let results = judge_agreement(conn, agreement, now, None, settings)?;
+    let (results, stale) = judge_windows(conn, agreement, now, None, settings)?;
     let sla_id = agreement.sla.id.clone();
     write_tx(conn, |conn| {
         // Another evaluation of this SLA (a replica, a request) writes before or after, never between.
         store::slas::lock_unchanged(conn, &sla_id)?;
+        // A long cycle can outlive its lease: another replica may have claimed the SLA since.
+        if let Some(claim) = claim
+            && !store::slas::holds_claim(conn, &sla_id, claim.owner, claim.clock.now())?
+        {
+            tracing::warn!(sla.key = %agreement.sla.key, "evaluation claim lapsed before writing; left to the replica that holds it");
+            return Ok(Vec::new());
+        }
         // Judged before the lock: an evaluation judged later that committed meanwhile (another
         // replica, a request) is newer, and this one must not write over it.
         if store::evaluations::last_evaluated_at(conn, &sla_id)?.is_some_and(|last| last > now) {
             return Ok(Vec::new());
         }
         let mut written = Vec::new();
-        for evaluation in results {
+        let mut backfilled = Vec::new();
+        for (evaluation, historical) in results {
             let rolling = is_rolling(agreement, evaluation.version);
             let previous = if rolling {
                 store::evaluations::latest(conn, &sla_id, &agreement.sla.key)?
@@ -345,12 +412,56 @@ pub fn evaluate_and_store(
             }
             if store::evaluations::save(conn, &sla_id, &evaluation)? {
                 // Breaches and messages follow in the same transaction as the evaluation.
-                breaches::follow(conn, agreement, previous.as_ref(), &evaluation, links, now)?;
+                breaches::follow(
+                    conn,
+                    agreement,
+                    previous.as_ref(),
+                    &evaluation,
+                    historical,
+                    links,
+                    now,
+                )?;
+                if historical {
+                    backfilled.push(evaluation.clone());
+                }
                 written.push(evaluation);
             }
         }
+        breaches::announce_backfill(conn, agreement, &backfilled, links, now)?;
+        follow_staleness(conn, agreement, stale, links, now)?;
         Ok(written)
     })
+}
+
+/// Opens or closes the SLA's stale episode: both teams hear once when the input goes quiet and
+/// once when it comes back, however many periods the silence spans.
+fn follow_staleness(
+    conn: &mut DbConn,
+    agreement: &Agreement,
+    stale: bool,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let sla_id = &agreement.sla.id;
+    let since = store::slas::stale_since(conn, sla_id)?;
+    if agreement.sla.status != SlaStatus::Active {
+        // A retired SLA's feed is nobody's concern any more: the episode ends without a word.
+        if since.is_some() {
+            store::slas::set_stale_since(conn, sla_id, None)?;
+        }
+        return Ok(());
+    }
+    match (stale, since) {
+        (true, None) => {
+            store::slas::set_stale_since(conn, sla_id, Some(now))?;
+            breaches::announce_feed(conn, agreement, "sla.data_stale", now, links, now)
+        }
+        (false, Some(since)) => {
+            store::slas::set_stale_since(conn, sla_id, None)?;
+            breaches::announce_feed(conn, agreement, "sla.data_resumed", since, links, now)
+        }
+        _ => Ok(()),
+    }
 }
 
 fn is_rolling(agreement: &Agreement, version: i32) -> bool {
@@ -380,7 +491,7 @@ pub fn evaluate_now(
             "{key} has no signed version to evaluate"
         )));
     }
-    evaluate_and_store(conn, &agreement, now, settings, links)
+    evaluate_and_store(conn, &agreement, now, settings, links, None)
 }
 
 /// What one scheduler cycle did.
@@ -392,12 +503,14 @@ pub struct CycleReport {
     pub written: Vec<Evaluation>,
     /// Breaches reminded.
     pub reminders: usize,
+    /// SLAs whose evaluation failed, by key, with the reason.
+    pub failed: Vec<(String, String)>,
 }
 
 /// How the scheduler of one replica shares the SLAs with the others: it evaluates an SLA only
 /// after claiming it in the database, and the SLA is next due `every` later, for whichever
 /// replica comes first.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Share {
     /// This replica's name in claims (host, process and a random part).
     pub owner: String,
@@ -405,10 +518,15 @@ pub struct Share {
     pub lease: Duration,
     /// How often each SLA is evaluated (`ACCORD_EVAL_INTERVAL`).
     pub every: Duration,
+    /// Read at each claim: a cycle over many SLAs takes time, and a claim dated from its start
+    /// would lapse early or look live when it is not.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Evaluates every active SLA (and retired ones with periods still open to restatement) at `now`:
-/// all of them, or with a [`Share`] those due that this replica claims.
+/// all of them, or with a [`Share`] those due that this replica claims, each at the instant it
+/// is claimed. Each SLA is evaluated on its own: one that fails is recorded as failing (its
+/// status reads `error`; the admins hear once per episode) and the cycle goes on.
 pub fn run_cycle(
     conn: &mut DbConn,
     now: DateTime<Utc>,
@@ -428,31 +546,43 @@ pub fn run_cycle(
             let Some(last) = page.last() else { break };
             after = Some(last.key.clone());
             for sla in page {
-                let sla_id = sla.id.clone();
+                let (sla_id, key, parties) = (sla.id.clone(), sla.key.clone(), sla.clone());
+                let at = share.map_or(now, |share| share.clock.now());
                 if let Some(share) = share
-                    && !store::slas::claim_evaluation(
-                        conn,
-                        &sla_id,
-                        &share.owner,
-                        now,
-                        share.lease,
-                    )?
+                    && !store::slas::claim_evaluation(conn, &sla_id, &share.owner, at, share.lease)?
                 {
                     continue;
                 }
+                let claim = share.map(|share| Claim {
+                    owner: &share.owner,
+                    clock: share.clock.as_ref(),
+                });
                 let evaluated = store::slas::load(conn, sla)
                     .map_err(AppError::from)
                     .and_then(|agreement| {
-                        evaluate_and_store(conn, &agreement, now, settings, links)
+                        evaluate_and_store(conn, &agreement, at, settings, links, claim)
                     });
                 if let Some(share) = share {
                     // Due a tenth early: the next tick reads a clock a little earlier or later
                     // in its second, and an SLA due a hair after it would wait a whole interval.
-                    let next_due = now + share.every - share.every / 10;
+                    let next_due = at + share.every - share.every / 10;
                     store::slas::release_evaluation(conn, &sla_id, &share.owner, next_due)?;
                 }
                 report.slas += 1;
-                report.written.extend(evaluated?);
+                match evaluated {
+                    Ok(written) => {
+                        store::slas::clear_evaluation_error(conn, &sla_id)?;
+                        report.written.extend(written);
+                    }
+                    Err(error) => {
+                        let reason = failure_reason(&error);
+                        tracing::error!(sla.key = %key, error = %reason, "evaluating an SLA failed; the cycle goes on");
+                        if let Err(error) = record_failure(conn, &parties, &reason, links, at) {
+                            tracing::error!(sla.key = %key, error = %error, "recording a failed evaluation failed");
+                        }
+                        report.failed.push((key, reason));
+                    }
+                }
             }
         }
     }
@@ -460,6 +590,33 @@ pub fn run_cycle(
         report.reminders = breaches::remind(conn, every, links, now)?;
     }
     Ok(report)
+}
+
+/// Longest reason kept with a failing SLA.
+const MAX_REASON: usize = 500;
+
+fn failure_reason(error: &AppError) -> String {
+    let reason = error.to_string();
+    match reason.char_indices().nth(MAX_REASON) {
+        Some((cut, _)) => format!("{}…", &reason[..cut]),
+        None => reason,
+    }
+}
+
+/// Marks the SLA as failing; the first failure of an episode tells the admins.
+fn record_failure(
+    conn: &mut DbConn,
+    sla: &Sla,
+    reason: &str,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    write_tx(conn, |conn| {
+        if let Some(since) = store::slas::record_evaluation_error(conn, &sla.id, reason, now)? {
+            notify::evaluation_failed(conn, sla, reason, since, links, now)?;
+        }
+        Ok(())
+    })
 }
 
 /// What the scheduler would have computed at `at`, from the events that had arrived by then;
@@ -485,6 +642,19 @@ pub fn simulate(
     definition: &Definition,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    now: DateTime<Utc>,
+    settings: Settings,
+) -> Result<Vec<Evaluation>, AppError> {
+    let calendar = calendar_of(conn, definition)?;
+    simulate_with(conn, definition, calendar, (from, to), now, settings)
+}
+
+/// [`simulate`] with the calendar to count business time in (a signed version's kept one).
+fn simulate_with(
+    conn: &mut DbConn,
+    definition: &Definition,
+    calendar: Option<Calendar>,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
     now: DateTime<Utc>,
     settings: Settings,
 ) -> Result<Vec<Evaluation>, AppError> {
@@ -514,7 +684,6 @@ pub fn simulate(
             }
         }
     }
-    let calendar = calendar_of(conn, definition)?;
     let hours = calendar.as_ref().map_or(Hours::Always, Hours::Business);
     let occasion = Occasion {
         now,
@@ -563,7 +732,7 @@ pub fn violations(
         let Metric::ResponseTime { threshold, .. } = &definition.metric else {
             continue;
         };
-        let calendar = calendar_of(conn, definition)?;
+        let calendar = calendar_of_version(conn, window.version)?;
         let hours = calendar.as_ref().map_or(Hours::Always, Hours::Business);
         if let Measurement::ResponseTime(starts) =
             measure(conn, definition, window.judged, now, None)?
@@ -634,7 +803,7 @@ pub fn simulate_request(
             ),
         ));
     }
-    let definition = match (sla, input) {
+    let (definition, calendar) = match (sla, input) {
         (Some(key), None) => {
             let sla = store::slas::find_by_key(conn, &key)?.ok_or(AppError::NotFound("sla"))?;
             let agreement = store::slas::load(conn, sla)?;
@@ -642,11 +811,15 @@ pub fn simulate_request(
                 .pending()
                 .or_else(|| agreement.current(now))
                 .ok_or(AppError::NotFound("sla version"))?;
-            version.definition.clone()
+            // A signed version counts business time as it was signed; a proposal as it is now.
+            let calendar = calendar_of_version(conn, version)?;
+            (version.definition.clone(), calendar)
         }
         (None, Some(input)) => {
             let key = input.key.clone().unwrap_or_else(|| "simulation".into());
-            crate::service::slas::check_definition(conn, input, &key)?.0
+            let definition = crate::service::slas::check_definition(conn, input, &key)?.0;
+            let calendar = calendar_of(conn, &definition)?;
+            (definition, calendar)
         }
         _ => {
             return Err(AppError::invalid(
@@ -655,7 +828,7 @@ pub fn simulate_request(
             ));
         }
     };
-    simulate(conn, &definition, from, to, now, settings)
+    simulate_with(conn, &definition, calendar, (from, to), now, settings)
 }
 
 /// The longest range `POST /slas/simulate` takes. Its cost grows with the events in the range and

@@ -3,9 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use crate::domain::agreement::Sla;
 use crate::domain::identity::Team;
 use crate::domain::message::{MessageFacts, chat_payload, render};
 use crate::error::AppError;
+use crate::service::breaches::Links;
 use crate::store::outbox::NewMessage;
 use crate::store::{self, DbConn};
 
@@ -73,6 +75,35 @@ pub fn to_people(
         queued += usize::from(store::outbox::enqueue(conn, message, now)?);
     }
     Ok(queued)
+}
+
+/// Tells the admins that an SLA can no longer be evaluated, once per episode of failures
+/// (`since` names the episode).
+pub fn evaluation_failed(
+    conn: &mut DbConn,
+    sla: &Sla,
+    reason: &str,
+    since: DateTime<Utc>,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let key = &sla.key;
+    let facts = MessageFacts {
+        kind: "sla.evaluation_failed",
+        sla_key: key.clone(),
+        sla_name: key.clone(),
+        provider: sla.provider.slug.clone(),
+        consumer: sla.consumer.slug.clone(),
+        period: format!("since {}", since.format("%Y-%m-%d %H:%M UTC")),
+        version: 0,
+        value: "not evaluated".into(),
+        objective: "not judged while this lasts".into(),
+        link: format!("{}/api/v1/slas/{key}", links.public_url),
+        extra: Some(format!("Reason: {reason}")),
+    };
+    let admins = store::users::admin_emails(conn)?;
+    let dedupe = format!("sla.evaluation_failed:{key}:{}", since.timestamp_micros());
+    to_people(conn, &facts, &admins, &dedupe, now)
 }
 
 /// The outbox, newest first, optionally of one status (admins and heads).

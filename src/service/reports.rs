@@ -32,6 +32,19 @@ pub struct StatusLine {
     pub overdue: Option<u64>,
     /// The current period as people name it (`2026-W48`, `2026-11`), in the SLA's time zone.
     pub period: Option<String>,
+    /// Why the SLA's last scheduled evaluation failed, while it keeps failing.
+    pub error: Option<String>,
+}
+
+impl StatusLine {
+    /// The status to show: `error` while evaluations fail, else the current period's, else `default`.
+    pub fn status_or<'a>(&'a self, default: &'a str) -> &'a str {
+        match (&self.error, &self.evaluation) {
+            (Some(_), _) => "error",
+            (None, Some(e)) => e.status.as_str(),
+            (None, None) => default,
+        }
+    }
 }
 
 fn team_id(conn: &mut DbConn, slug: Option<&str>) -> Result<Option<String>, AppError> {
@@ -88,6 +101,7 @@ pub fn board_until(
                 })
             })
             .collect();
+        let mut errors = store::slas::evaluation_errors(conn)?;
         let mut covering = {
             let slas: Vec<(&str, &str)> = agreements
                 .iter()
@@ -120,6 +134,7 @@ pub fn board_until(
                 crate::domain::breach::period_label(definition, e.period_start, e.period_end)
             });
             lines.push(StatusLine {
+                error: errors.remove(&agreement.sla.id),
                 period,
                 sla: agreement.sla.key.clone(),
                 name: definition.name.clone(),

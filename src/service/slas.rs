@@ -108,6 +108,7 @@ fn new_version(
         effective_from: None,
         effective_until: None,
         approvals: Vec::new(),
+        calendar: None,
     }
 }
 
@@ -368,19 +369,17 @@ fn activate(
     version: &SlaVersion,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let previous = agreement.last_signed();
-    let from = version.definition.takes_effect(
-        now,
-        previous.is_some(),
-        previous.and_then(|p| p.effective_from),
-    );
+    let previous = agreement
+        .last_signed()
+        .and_then(|p| Some((&p.definition, p.effective_from?)));
+    let switch = version.definition.takes_effect(now, previous);
     for old in agreement
         .versions
         .iter()
         .filter(|v| v.effective_from.is_some() && v.effective_until.is_none())
     {
         let mut old = old.clone();
-        old.effective_until = Some(from);
+        old.effective_until = Some(switch.old_until.unwrap_or(switch.from));
         old.status = VersionStatus::Superseded;
         old.decided_by = Some(actor.actor());
         old.decided_at = Some(now);
@@ -388,9 +387,16 @@ fn activate(
     }
     let mut version = version.clone();
     version.status = VersionStatus::Active;
-    version.effective_from = Some(from);
+    version.effective_from = Some(switch.from);
     version.decided_by = Some(actor.actor());
     version.decided_at = Some(now);
+    // The version is judged by its calendar as it is now, whatever later edits say.
+    version.calendar = match version.definition.metric.calendar() {
+        Some(key) => Some(store::calendars::find(conn, key)?.ok_or_else(|| {
+            AppError::Conflict(format!("calendar {key:?} no longer exists; revise the SLA"))
+        })?),
+        None => None,
+    };
     store::slas::update_version(conn, &version)?;
     let mut sla = agreement.sla.clone();
     sla.status = SlaStatus::Active;

@@ -28,6 +28,7 @@ struct BreachRow {
     dispute_reason: Option<String>,
     closed_at: Option<NaiveDateTime>,
     last_reminded_at: Option<NaiveDateTime>,
+    is_historical: bool,
 }
 
 fn to_breach((row, key): (BreachRow, String)) -> QueryResult<Breach> {
@@ -50,6 +51,7 @@ fn to_breach((row, key): (BreachRow, String)) -> QueryResult<Breach> {
         dispute_reason: row.dispute_reason,
         closed_at: row.closed_at.map(from_db_time),
         last_reminded_at: row.last_reminded_at.map(from_db_time),
+        is_historical: row.is_historical,
     })
 }
 
@@ -67,6 +69,7 @@ pub fn insert(conn: &mut DbConn, breach: &Breach) -> QueryResult<()> {
             breaches::target.eq(breach.target),
             breaches::op.eq(breach.op.as_str()),
             breaches::opened_at.eq(to_db_time(breach.opened_at)),
+            breaches::is_historical.eq(breach.is_historical),
         ))
         .execute(conn)?;
     Ok(())
@@ -199,12 +202,14 @@ pub fn list(
     query.load(conn)?.into_iter().map(to_breach).collect()
 }
 
-/// Open breaches nobody acknowledged whose last reminder (or opening) is older than `before`.
+/// Open breaches nobody acknowledged whose last reminder (or opening) is older than `before`;
+/// historical ones never are.
 pub fn due_for_reminder(conn: &mut DbConn, before: DateTime<Utc>) -> QueryResult<Vec<Breach>> {
     let before = to_db_time(before);
     breaches::table
         .inner_join(slas::table)
         .filter(breaches::status.eq("open"))
+        .filter(breaches::is_historical.eq(false))
         .filter(
             breaches::last_reminded_at
                 .lt(before)

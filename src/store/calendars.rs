@@ -103,3 +103,41 @@ pub fn delete(conn: &mut DbConn, key: &str) -> QueryResult<()> {
     diesel::delete(calendars::table.filter(calendars::key.eq(key))).execute(conn)?;
     Ok(())
 }
+
+/// A calendar as kept with a signed version (JSON text): everything that decides business time.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Snapshot {
+    key: String,
+    name: String,
+    timezone: String,
+    hours: BTreeMap<u8, DayHours>,
+    holidays: BTreeSet<NaiveDate>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The JSON text that keeps `calendar` with a signed version.
+pub(super) fn snapshot(calendar: &Calendar) -> QueryResult<String> {
+    serde_json::to_string(&Snapshot {
+        key: calendar.key.clone(),
+        name: calendar.name.clone(),
+        timezone: calendar.timezone.name().to_string(),
+        hours: calendar.hours.clone(),
+        holidays: calendar.holidays.clone(),
+        updated_at: calendar.updated_at,
+    })
+    .map_err(|e| diesel::result::Error::SerializationError(e.into()))
+}
+
+/// The calendar a version keeps, read back from [`snapshot`]'s text.
+pub(super) fn from_snapshot(text: &str) -> QueryResult<Calendar> {
+    let kept: Snapshot = serde_json::from_str(text).map_err(corrupt)?;
+    Ok(Calendar {
+        key: kept.key,
+        name: kept.name,
+        timezone: kept.timezone.parse().map_err(corrupt)?,
+        hours: kept.hours,
+        holidays: kept.holidays,
+        created_at: kept.updated_at,
+        updated_at: kept.updated_at,
+    })
+}

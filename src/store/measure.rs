@@ -1,14 +1,22 @@
 //! The aggregate queries behind evaluations: counts per window, and each start's first stop.
 //!
 //! Filters are built into SQL text with bound parameters; the two dialects differ only in
-//! placeholders and in how a JSON attribute is read (`json_extract` against `->>`).
+//! placeholders and in how a JSON attribute is read (`json_type`/`json_extract` against
+//! `jsonb_typeof`/`->>`).
+//!
+//! An attribute filter value (always a string) matches on both backends alike:
+//! - a string attribute equal to it, character for character;
+//! - a boolean attribute when it is `"true"` or `"false"`;
+//! - a number attribute when it is written as a JSON number of the same value (`"1"` and
+//!   `"1.0"` match `1`; `"2.5"` matches `2.5`);
+//! - never null, an array, an object, or an absent attribute.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Double, Nullable, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 
 use super::{DbConn, from_db_time, to_db_time};
@@ -20,6 +28,7 @@ use crate::domain::sla::{Filter, Selector};
 enum Bind {
     Text(String),
     Time(NaiveDateTime),
+    Double(f64),
 }
 
 /// SQL text with `\u{1}` where a placeholder goes, and the values in order.
@@ -62,40 +71,118 @@ impl Sql {
             .push(")");
         }
         for (key, values) in &filter.attributes {
-            // backend: SQLite reads JSON text with json_extract and a path, PostgreSQL with ->>.
-            if postgres {
-                self.push(&format!(" AND ({t}.attributes::jsonb ->> "))
-                    .text(key)
-                    .push(") IN (");
-            } else {
-                let path = format!("$.\"{}\"", key.replace('"', "\\\""));
-                self.push(&format!(" AND json_extract({t}.attributes, "))
-                    .text(&path)
-                    .push(") IN (");
-            }
-            for (i, value) in values.iter().enumerate() {
-                if i > 0 {
-                    self.push(", ");
-                }
-                self.text(value);
-            }
-            self.push(")");
+            self.attribute(t, key, values, postgres);
         }
         self
     }
 
-    /// Events of `selector` on alias `t` in `[from, to)`, as seen at `as_of` (`None`: everything stored).
+    /// `AND …` for one attribute filter (see the module's rules for what matches).
+    fn attribute(&mut self, t: &str, key: &str, values: &[String], postgres: bool) -> &mut Self {
+        let numbers: Vec<f64> = values
+            .iter()
+            .filter_map(|v| serde_json::from_str::<serde_json::Number>(v).ok())
+            .filter_map(|n| n.as_f64())
+            .collect();
+        let wants = |word: &str| values.iter().any(|v| v.as_str() == word);
+        // backend: SQLite names JSON types with json_type and reads values with json_extract (a
+        // path); PostgreSQL with jsonb_typeof and ->> (a key). Both compare numbers as doubles.
+        let p = PLACEHOLDER;
+        let (type_of, text_of, number_of) = if postgres {
+            (
+                format!("jsonb_typeof({t}.attributes::jsonb -> {p})"),
+                format!("({t}.attributes::jsonb ->> {p})"),
+                // CASE keeps the cast away from values that are not numbers.
+                format!(
+                    "(CASE WHEN jsonb_typeof({t}.attributes::jsonb -> {p}) = 'number' THEN ({t}.attributes::jsonb ->> {p})::double precision END)"
+                ),
+            )
+        } else {
+            (
+                format!("json_type({t}.attributes, {p})"),
+                format!("json_extract({t}.attributes, {p})"),
+                format!("json_extract({t}.attributes, {p})"),
+            )
+        };
+        let (string, number) = if postgres {
+            ("'string'", "'number'")
+        } else {
+            ("'text'", "'integer', 'real'")
+        };
+        let locator = if postgres {
+            key.to_string()
+        } else {
+            format!("$.\"{}\"", key.replace('"', "\\\""))
+        };
+        self.push(" AND ((");
+        self.with_key(&type_of, &locator)
+            .push(&format!(" = {string} AND "))
+            .with_key(&text_of, &locator)
+            .push(" IN (");
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.text(value);
+        }
+        self.push("))");
+        for word in ["true", "false"] {
+            if wants(word) {
+                // backend: jsonb_typeof says 'boolean' and ->> gives the word; json_type gives it.
+                self.push(" OR (");
+                if postgres {
+                    self.with_key(&type_of, &locator)
+                        .push(" = 'boolean' AND ")
+                        .with_key(&text_of, &locator)
+                        .push(&format!(" = '{word}')"));
+                } else {
+                    self.with_key(&type_of, &locator)
+                        .push(&format!(" = '{word}')"));
+                }
+            }
+        }
+        if !numbers.is_empty() {
+            self.push(" OR (");
+            self.with_key(&type_of, &locator)
+                .push(&format!(" IN ({number}) AND "))
+                .with_key(&number_of, &locator)
+                .push(" IN (");
+            for (i, n) in numbers.iter().enumerate() {
+                if i > 0 {
+                    self.push(", ");
+                }
+                self.bind(Bind::Double(*n));
+            }
+            self.push("))");
+        }
+        self.push(")")
+    }
+
+    /// Pushes `template`, binding `key` at each placeholder in it.
+    fn with_key(&mut self, template: &str, key: &str) -> &mut Self {
+        for (i, part) in template.split(PLACEHOLDER).enumerate() {
+            if i > 0 {
+                self.text(key);
+            }
+            self.push(part);
+        }
+        self
+    }
+
+    /// Events of `selector` on alias `t` in `[from, to)` (`from` `None`: any time before `to`),
+    /// as seen at `as_of` (`None`: everything stored).
     fn selected(
         &mut self,
         t: &str,
         selector: &Selector,
-        from: DateTime<Utc>,
+        from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
         as_of: Option<DateTime<Utc>>,
         postgres: bool,
     ) -> &mut Self {
         self.push(&format!("{t}.kind = ")).text(&selector.event);
-        self.push(&format!(" AND {t}.occurred_at >= ")).time(from);
+        if let Some(from) = from {
+            self.push(&format!(" AND {t}.occurred_at >= ")).time(from);
+        }
         self.push(&format!(" AND {t}.occurred_at < ")).time(to);
         if let Some(as_of) = as_of {
             self.push(&format!(" AND {t}.received_at <= ")).time(as_of);
@@ -134,6 +221,7 @@ where
                 query = match bind {
                     Bind::Text(v) => query.bind::<Text, _>(v),
                     Bind::Time(v) => query.bind::<Timestamp, _>(v),
+                    Bind::Double(v) => query.bind::<Double, _>(v),
                 };
             }
             query.load(pg)
@@ -145,6 +233,7 @@ where
                 query = match bind {
                     Bind::Text(v) => query.bind::<Text, _>(v),
                     Bind::Time(v) => query.bind::<Timestamp, _>(v),
+                    Bind::Double(v) => query.bind::<Double, _>(v),
                 };
             }
             query.load(lite)
@@ -169,7 +258,7 @@ pub fn count(
     let rows: Vec<CountRow> = load(conn, |pg| {
         let mut sql = Sql::default();
         sql.push("SELECT count(*) AS n FROM events e WHERE ")
-            .selected("e", selector, from, to, as_of, pg);
+            .selected("e", selector, Some(from), to, as_of, pg);
         sql
     })?;
     Ok(rows.first().map_or(0, |r| r.n))
@@ -221,8 +310,14 @@ pub fn starts(
             sql.push(" AND t.received_at <= ").time(as_of);
         }
         sql.filter("t", stop.filter.as_ref(), pg);
-        sql.push(") AS stop_at FROM events s WHERE ")
-            .selected("s", start, from, to, as_of, pg);
+        sql.push(") AS stop_at FROM events s WHERE ").selected(
+            "s",
+            start,
+            Some(from),
+            to,
+            as_of,
+            pg,
+        );
         sql.push(" ORDER BY s.occurred_at, s.id");
         sql
     })?;
@@ -232,12 +327,14 @@ pub fn starts(
     {
         let marks: Vec<MarkRow> = load(conn, |pg| {
             let mut sql = Sql::default();
+            // A lead put on hold before the period began is still on hold in it: its pause and
+            // resume events count wherever they lie.
             sql.push("SELECT m.subject_id AS subject_id, m.kind AS kind, m.occurred_at AS occurred_at FROM events m WHERE ((")
-                .selected("m", pause, from, until, as_of, pg)
+                .selected("m", pause, None, until, as_of, pg)
                 .push(") OR (")
-                .selected("m", resume, from, until, as_of, pg)
+                .selected("m", resume, None, until, as_of, pg)
                 .push(")) AND m.subject_id IN (SELECT s.subject_id FROM events s WHERE ")
-                .selected("s", start, from, to, as_of, pg)
+                .selected("s", start, Some(from), to, as_of, pg)
                 .push(") ORDER BY m.subject_id, m.occurred_at");
             sql
         })?;

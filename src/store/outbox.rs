@@ -148,7 +148,8 @@ pub fn due(conn: &mut DbConn, now: DateTime<Utc>, limit: i64) -> QueryResult<Vec
 }
 
 /// Claims a message for `lease`: true only for the one caller whose update changed the row, so
-/// two dispatchers never send the same message at once.
+/// two dispatchers never send the same message at once, and only once it is due (`now` is read
+/// when claiming), so a retry waits out its backoff whoever claims it.
 pub fn claim(
     conn: &mut DbConn,
     id: &str,
@@ -160,6 +161,7 @@ pub fn claim(
         outbox::table
             .filter(outbox::id.eq(id))
             .filter(outbox::status.eq("pending"))
+            .filter(outbox::next_attempt_at.le(at))
             .filter(
                 outbox::locked_until
                     .is_null()

@@ -106,6 +106,9 @@ diesel::table! {
         eval_due_at -> Nullable<Timestamp>,
         eval_claimed_by -> Nullable<Text>,
         eval_claimed_until -> Nullable<Timestamp>,
+        eval_error -> Nullable<Text>,
+        eval_error_since -> Nullable<Timestamp>,
+        stale_since -> Nullable<Timestamp>,
     }
 }
 
@@ -123,6 +126,7 @@ diesel::table! {
         reason -> Nullable<Text>,
         effective_from -> Nullable<Timestamp>,
         effective_until -> Nullable<Timestamp>,
+        calendar_snapshot -> Nullable<Text>,
     }
 }
 
@@ -187,6 +191,7 @@ diesel::table! {
         dispute_reason -> Nullable<Text>,
         closed_at -> Nullable<Timestamp>,
         last_reminded_at -> Nullable<Timestamp>,
+        is_historical -> Bool,
     }
 }
 

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use super::schema::{sla_approvals, sla_versions, slas, teams, users};
 use super::{DbConn, corrupt, from_db_time, new_id, to_db_time};
 use crate::domain::agreement::{Agreement, Approval, Sla, SlaVersion};
+use crate::domain::calendar::Calendar;
 use crate::domain::identity::TeamRef;
 use crate::domain::sla::SlaStatus;
 
@@ -39,6 +40,7 @@ pub(super) struct VersionRow {
     reason: Option<String>,
     effective_from: Option<NaiveDateTime>,
     effective_until: Option<NaiveDateTime>,
+    calendar_snapshot: Option<String>,
 }
 
 fn team_slugs(conn: &mut DbConn, ids: &[&str]) -> QueryResult<HashMap<String, String>> {
@@ -164,6 +166,98 @@ pub fn release_evaluation(
     Ok(())
 }
 
+/// Whether `owner` still holds the SLA's evaluation claim at `now` (its lease has not run out).
+pub fn holds_claim(
+    conn: &mut DbConn,
+    sla_id: &str,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let held: i64 = slas::table
+        .filter(slas::id.eq(sla_id))
+        .filter(slas::eval_claimed_by.eq(owner))
+        .filter(slas::eval_claimed_until.gt(to_db_time(now)))
+        .count()
+        .get_result(conn)?;
+    Ok(held == 1)
+}
+
+/// Records why the SLA's evaluation failed. Returns when its episode of failures began if this
+/// failure began it, `None` when the SLA was failing already.
+pub fn record_evaluation_error(
+    conn: &mut DbConn,
+    sla_id: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<DateTime<Utc>>> {
+    let started = diesel::update(
+        slas::table
+            .filter(slas::id.eq(sla_id))
+            .filter(slas::eval_error_since.is_null()),
+    )
+    .set((
+        slas::eval_error.eq(reason),
+        slas::eval_error_since.eq(to_db_time(now)),
+    ))
+    .execute(conn)?;
+    if started == 1 {
+        return Ok(Some(now));
+    }
+    diesel::update(slas::table.find(sla_id))
+        .set(slas::eval_error.eq(reason))
+        .execute(conn)?;
+    Ok(None)
+}
+
+/// Ends the SLA's episode of failed evaluations, if it had one.
+pub fn clear_evaluation_error(conn: &mut DbConn, sla_id: &str) -> QueryResult<()> {
+    diesel::update(
+        slas::table
+            .filter(slas::id.eq(sla_id))
+            .filter(slas::eval_error_since.is_not_null()),
+    )
+    .set((
+        slas::eval_error.eq(None::<String>),
+        slas::eval_error_since.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Why each failing SLA's last evaluation failed, by SLA id.
+pub fn evaluation_errors(conn: &mut DbConn) -> QueryResult<HashMap<String, String>> {
+    Ok(slas::table
+        .filter(slas::eval_error.is_not_null())
+        .select((slas::id, slas::eval_error))
+        .load::<(String, Option<String>)>(conn)?
+        .into_iter()
+        .filter_map(|(id, reason)| Some((id, reason?)))
+        .collect())
+}
+
+/// Since when the SLA's input has been stale, if it is.
+pub fn stale_since(conn: &mut DbConn, sla_id: &str) -> QueryResult<Option<DateTime<Utc>>> {
+    Ok(slas::table
+        .find(sla_id)
+        .select(slas::stale_since)
+        .first::<Option<NaiveDateTime>>(conn)
+        .optional()?
+        .flatten()
+        .map(from_db_time))
+}
+
+/// Starts (`Some`) or ends (`None`) the SLA's stale episode.
+pub fn set_stale_since(
+    conn: &mut DbConn,
+    sla_id: &str,
+    since: Option<DateTime<Utc>>,
+) -> QueryResult<()> {
+    diesel::update(slas::table.find(sla_id))
+        .set(slas::stale_since.eq(since.map(to_db_time)))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Writes the SLA's status and `updated_at`.
 pub fn update(conn: &mut DbConn, sla: &Sla) -> QueryResult<()> {
     diesel::update(slas::table.find(&sla.id))
@@ -237,6 +331,11 @@ fn version_row(sla_id: &str, version: &SlaVersion) -> QueryResult<VersionRow> {
         reason: version.reason.clone(),
         effective_from: version.effective_from.map(to_db_time),
         effective_until: version.effective_until.map(to_db_time),
+        calendar_snapshot: version
+            .calendar
+            .as_ref()
+            .map(super::calendars::snapshot)
+            .transpose()?,
     })
 }
 
@@ -258,6 +357,11 @@ pub fn update_version(conn: &mut DbConn, version: &SlaVersion) -> QueryResult<()
             sla_versions::reason.eq(&version.reason),
             sla_versions::effective_from.eq(version.effective_from.map(to_db_time)),
             sla_versions::effective_until.eq(version.effective_until.map(to_db_time)),
+            sla_versions::calendar_snapshot.eq(version
+                .calendar
+                .as_ref()
+                .map(super::calendars::snapshot)
+                .transpose()?),
         ))
         .execute(conn)?;
     Ok(())
@@ -340,14 +444,36 @@ impl VersionRow {
             effective_from: self.effective_from.map(from_db_time),
             effective_until: self.effective_until.map(from_db_time),
             approvals,
+            calendar: self
+                .calendar_snapshot
+                .as_deref()
+                .map(super::calendars::from_snapshot)
+                .transpose()?,
         })
     }
+}
+
+fn calendar_needle(key: &str) -> String {
+    format!("%\"calendar\":{}%", serde_json::Value::String(key.into()))
+}
+
+/// Keeps `calendar` with every signed version that names it and does not keep one yet (those
+/// signed before versions kept their calendars), before the calendar changes or goes.
+pub fn keep_calendar(conn: &mut DbConn, calendar: &Calendar) -> QueryResult<usize> {
+    diesel::update(
+        sla_versions::table
+            .filter(sla_versions::effective_from.is_not_null())
+            .filter(sla_versions::calendar_snapshot.is_null())
+            .filter(sla_versions::definition.like(calendar_needle(&calendar.key))),
+    )
+    .set(sla_versions::calendar_snapshot.eq(super::calendars::snapshot(calendar)?))
+    .execute(conn)
 }
 
 /// The (provider, consumer) team ids of the proposed and active SLA versions that use the
 /// calendar `key`.
 pub fn parties_using_calendar(conn: &mut DbConn, key: &str) -> QueryResult<Vec<(String, String)>> {
-    let needle = format!("%\"calendar\":{}%", serde_json::Value::String(key.into()));
+    let needle = calendar_needle(key);
     sla_versions::table
         .inner_join(slas::table)
         .filter(sla_versions::status.eq_any(["proposed", "active"]))
@@ -357,9 +483,9 @@ pub fn parties_using_calendar(conn: &mut DbConn, key: &str) -> QueryResult<Vec<(
         .load(conn)
 }
 
-/// How many proposed or active SLA versions use the calendar `key`.
+/// How many proposed or signed-and-governing versions use the calendar `key`.
 pub fn count_using_calendar(conn: &mut DbConn, key: &str) -> QueryResult<i64> {
-    let needle = format!("%\"calendar\":{}%", serde_json::Value::String(key.into()));
+    let needle = calendar_needle(key);
     sla_versions::table
         .filter(sla_versions::status.eq_any(["proposed", "active"]))
         .filter(sla_versions::definition.like(needle))

@@ -209,3 +209,13 @@ pub fn head_emails(conn: &mut DbConn, team_id: &str) -> QueryResult<Vec<String>>
         .order(users::email.asc())
         .load(conn)
 }
+
+/// Addresses of the active admins.
+pub fn admin_emails(conn: &mut DbConn) -> QueryResult<Vec<String>> {
+    users::table
+        .filter(users::role.eq("admin"))
+        .filter(users::deactivated_at.is_null())
+        .select(users::email)
+        .order(users::email.asc())
+        .load(conn)
+}

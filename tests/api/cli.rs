@@ -486,7 +486,8 @@ async fn a_message_survives_sigkill_and_arrives_once(backend: Backend) {
     env.insert("ACCORD_RETRY_BASE".into(), "1s".into());
     let served = Served::start(&env, db.dir.path().join("first.log")).await;
     let token = admin_token(&served).await;
-    // The SLA covers yesterday, so that evaluating now finds a closed, breached day.
+    // The SLA covers yesterday, so that evaluating now finds a closed, breached day: history
+    // from before the signing, summed up in one message per team.
     let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
         .date_naive()
         .to_string();
@@ -527,9 +528,9 @@ async fn a_message_survives_sigkill_and_arrives_once(backend: Backend) {
         let items = pending["items"].as_array().cloned().unwrap_or_default();
         if items
             .iter()
-            .filter(|n| n["kind"] == "breach.opened")
+            .filter(|n| n["kind"] == "sla.backfilled")
             .all(|n| n["attempts"].as_i64().unwrap_or(0) >= 1)
-            && items.iter().any(|n| n["kind"] == "breach.opened")
+            && items.iter().any(|n| n["kind"] == "sla.backfilled")
         {
             break;
         }
@@ -540,7 +541,7 @@ async fn a_message_survives_sigkill_and_arrives_once(backend: Backend) {
 
     let sink = crate::smtp::SmtpSink::start_on(port).await;
     let restarted = Served::start(&env, db.dir.path().join("second.log")).await;
-    let breached = sink.wait_for("[accord] BREACHED", 2).await;
+    let breached = sink.wait_for("[accord] HISTORY EVALUATED", 2).await;
     assert_eq!(breached.len(), 2, "{}", restarted.output());
     tokio::time::sleep(Duration::from_secs(3)).await;
     let all: Vec<String> = sink
@@ -554,7 +555,7 @@ async fn a_message_survives_sigkill_and_arrives_once(backend: Backend) {
     assert_eq!(all.len(), unique.len(), "nothing arrives twice: {all:?}");
     assert_eq!(
         all.iter()
-            .filter(|s| s.starts_with("[accord] BREACHED"))
+            .filter(|s| s.starts_with("[accord] HISTORY EVALUATED"))
             .count(),
         2
     );

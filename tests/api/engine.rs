@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 
 use accord::domain::event::NewEvent;
-use accord::domain::period::{Period, PeriodKind};
 use accord::domain::sla::{Definition, DefinitionInput, Op};
 use accord::service::evaluation::{Settings, simulate};
 use accord::store::{self, Db, DbConn};
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
@@ -75,7 +74,7 @@ fn case() -> impl Strategy<Value = Case> {
     (
         0..3usize,
         0..3usize,
-        0..3usize,
+        0..4usize,
         0..4usize,
         0..=20u32,
         proptest::option::of(0..3usize),
@@ -126,7 +125,7 @@ fn definition(case: &Case) -> Definition {
     };
     let (op, period) = (
         [">=", "<=", ">", "<"][case.op],
-        ["day", "week", "month"][case.period],
+        ["day", "week", "month", "quarter"][case.period],
     );
     let input: DefinitionInput = serde_json::from_value(json!({
         "key": "prop", "name": "Property", "provider": "marketing", "consumer": "sales", "metric": metric,
@@ -135,6 +134,34 @@ fn definition(case: &Case) -> Definition {
     }))
     .unwrap();
     input.parse("prop").unwrap()
+}
+
+/// Where the periods of kind `period` (day, week, month, quarter) start in `zone` between `from`
+/// and `to`, found without the engine's period code: walking UTC in quarter hours (these zones'
+/// local midnights fall on them), a period starts where the local date turns to a first day.
+fn boundaries(
+    period: usize,
+    zone: Tz,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
+    let starts_period = |date: NaiveDate| match period {
+        0 => true,
+        1 => date.weekday() == Weekday::Mon,
+        2 => date.day() == 1,
+        _ => date.day() == 1 && date.month() % 3 == 1,
+    };
+    let step = Duration::minutes(15);
+    let mut found = Vec::new();
+    let (mut at, mut before) = (from, (from - step).with_timezone(&zone).date_naive());
+    while at <= to {
+        let date = at.with_timezone(&zone).date_naive();
+        if date != before && starts_period(date) {
+            found.push(at);
+        }
+        (before, at) = (date, at + step);
+    }
+    found
 }
 
 /// Plain iteration over the events: what every period's value must be.
@@ -229,7 +256,7 @@ fn engine_agrees_with_the_reference(backend: Backend) {
     let (from, to, now) = (
         origin(),
         origin() + Duration::days(61),
-        origin() + Duration::days(120),
+        origin() + Duration::days(200),
     );
     let mut runner = TestRunner::new(ProptestConfig {
         cases: 48,
@@ -243,21 +270,25 @@ fn engine_agrees_with_the_reference(backend: Backend) {
             load(&mut conn, &teams, &case.events);
             let definition = definition(&case);
             let got = simulate(&mut conn, &definition, from, to, now, settings).unwrap();
-            let (kind, zone) = (
-                [PeriodKind::Day, PeriodKind::Week, PeriodKind::Month][case.period],
+            let starts = boundaries(
+                case.period,
                 ZONES[case.zone],
+                from - Duration::days(100),
+                to + Duration::days(100),
             );
-            let mut period = Period::containing(kind, zone, from);
-            let mut expected = Vec::new();
-            while period.start < to {
-                expected.push(period);
-                period = period.next(kind, zone);
-            }
+            // Every period that overlaps [from, to), as (start, end).
+            let expected: Vec<(DateTime<Utc>, DateTime<Utc>)> = starts
+                .windows(2)
+                .map(|pair| (pair[0], pair[1]))
+                .filter(|(start, end)| *start < to && *end > from)
+                .collect();
             prop_assert_eq!(got.len(), expected.len());
             let op: Op = [">=", "<=", ">", "<"][case.op].parse().unwrap();
-            for (evaluation, period) in got.iter().zip(&expected) {
-                prop_assert_eq!(evaluation.period_start, period.start);
-                let want = reference(&case, period.start, period.end, now);
+            for (evaluation, &(start, end)) in got.iter().zip(&expected) {
+                prop_assert_eq!(evaluation.period_start, start);
+                prop_assert_eq!(evaluation.period_end, end);
+                let period = (start, end);
+                let want = reference(&case, start, end, now);
                 match (evaluation.value, want) {
                     (Some(a), Some(b)) => prop_assert!(
                         (a - b).abs() < 1e-9,

@@ -74,7 +74,25 @@ pub struct SmtpSink {
     pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
     logins: Arc<Mutex<Vec<String>>>,
+    attempts: Arc<Mutex<Vec<Attempt>>>,
     task: JoinHandle<()>,
+}
+
+/// How the server answers a message's data: after `delay`, and with a temporary failure (451)
+/// to the first attempt at each subject and recipient when `refuse_first` is set.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Behaviour {
+    pub delay: std::time::Duration,
+    pub refuse_first: bool,
+}
+
+/// One delivery attempt as the server saw it.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub at: std::time::Instant,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub accepted: bool,
 }
 
 impl SmtpSink {
@@ -83,18 +101,26 @@ impl SmtpSink {
     }
 
     pub async fn start_on(port: u16) -> Self {
+        Self::start_with(port, Behaviour::default()).await
+    }
+
+    /// A server that answers slowly, or refuses first attempts (see [`Behaviour`]).
+    pub async fn start_with(port: u16, behaviour: Behaviour) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind SMTP port");
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let logins: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+        let attempts: Arc<Mutex<Vec<Attempt>>> = Arc::new(Mutex::new(Vec::new()));
         let store = received.clone();
         let seen_logins = logins.clone();
+        let seen_attempts = attempts.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let store = store.clone();
                 let seen_logins = seen_logins.clone();
+                let seen_attempts = seen_attempts.clone();
                 tokio::spawn(async move {
                     let (read, mut write) = stream.into_split();
                     let mut lines = BufReader::new(read).lines();
@@ -128,11 +154,28 @@ impl SmtpSink {
                                 data.push_str(l.strip_prefix('.').unwrap_or(&l));
                                 data.push('\n');
                             }
-                            store.lock().unwrap().push(Received {
-                                to: std::mem::take(&mut to),
-                                data,
-                            });
-                            b"250 queued\r\n"
+                            let at = std::time::Instant::now();
+                            tokio::time::sleep(behaviour.delay).await;
+                            let subject = subject_of(&data);
+                            let to = std::mem::take(&mut to);
+                            let accepted = {
+                                let mut seen = seen_attempts.lock().unwrap();
+                                let tried = seen.iter().any(|a| a.subject == subject && a.to == to);
+                                let accepted = !behaviour.refuse_first || tried;
+                                seen.push(Attempt {
+                                    at,
+                                    to: to.clone(),
+                                    subject,
+                                    accepted,
+                                });
+                                accepted
+                            };
+                            if accepted {
+                                store.lock().unwrap().push(Received { to, data });
+                                b"250 queued\r\n"
+                            } else {
+                                b"451 4.3.0 try again later\r\n"
+                            }
                         } else if upper.starts_with("QUIT") {
                             let _ = write.write_all(b"221 bye\r\n").await;
                             break;
@@ -153,6 +196,7 @@ impl SmtpSink {
             port,
             received,
             logins,
+            attempts,
             task,
         }
     }
@@ -164,6 +208,11 @@ impl SmtpSink {
     /// `user:password` of each AUTH PLAIN the server accepted.
     pub fn logins(&self) -> Vec<String> {
         self.logins.lock().unwrap().clone()
+    }
+
+    /// Every attempt at delivering data, accepted or refused, in order of arrival.
+    pub fn attempts(&self) -> Vec<Attempt> {
+        self.attempts.lock().unwrap().clone()
     }
 
     pub fn messages(&self) -> Vec<Received> {
