@@ -1073,6 +1073,45 @@ async fn the_scheduler_counts_a_failing_sla(backend: Backend) {
     assert_eq!(board["items"][0]["status"], "error", "{board}");
 }
 
+async fn a_corrupt_sla_leaves_the_other_breaches_reminded(app: TestApp) {
+    let heads = heads(&app).await;
+    app.set_now("2026-10-01T00:00:00Z");
+    for key in ["a-corrupt", "z-healthy"] {
+        let mut body = monthly_count(key, 5.0, "UTC");
+        body["effective_from"] = json!("2026-10-01");
+        activate(&app, &heads, &body).await;
+    }
+    let db = database(&app);
+    let mut conn = db.get().unwrap();
+    let cycle = |conn: &mut accord::store::DbConn, now: &str| {
+        accord::service::evaluation::run_cycle(conn, at(now), settings(Some("24h")), &links(), None)
+            .unwrap()
+    };
+    let first = cycle(&mut conn, "2026-11-01T12:00:00Z");
+    assert!(first.failed.is_empty(), "{:?}", first.failed);
+    // Both Octobers are breached; then one SLA's stored definition is damaged.
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(
+            "UPDATE sla_versions SET definition = '{' WHERE sla_id = (SELECT id FROM slas WHERE key = 'a-corrupt')",
+        ),
+        &mut conn,
+    )
+    .unwrap();
+    let later = cycle(&mut conn, "2026-11-02T13:00:00Z");
+    assert_eq!(
+        later
+            .failed
+            .iter()
+            .map(|(key, _)| key.as_str())
+            .collect::<Vec<_>>(),
+        ["a-corrupt"]
+    );
+    assert_eq!(
+        later.reminders, 1,
+        "the healthy SLA's breach is reminded though the other cannot be read"
+    );
+}
+
 crate::for_each_backend!(the_scheduler_counts_a_failing_sla);
 
 on_both_backends!(
@@ -1087,4 +1126,5 @@ on_both_backends!(
     flapping_and_silence_send_each_message_once,
     a_failing_sla_leaves_the_others_evaluated_and_reminded,
     a_lapsed_claim_writes_nothing,
+    a_corrupt_sla_leaves_the_other_breaches_reminded,
 );
