@@ -252,6 +252,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .wrap(from_fn(http::refuse_nul_in_url))
             .wrap(from_fn(http::metrics::observe))
             .wrap(TracingLogger::default())
+            // Outermost: a share link's token leaves the URL before the request is logged.
+            .wrap(from_fn(crate::auth::take_share_token))
     })
     .listen(listener)?
     .shutdown_timeout(30)

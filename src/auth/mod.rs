@@ -66,8 +66,15 @@ impl FromRequest for Principal {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        if let Some(Authenticated(outcome)) = req.extensions_mut().remove::<Authenticated>() {
-            return Box::pin(std::future::ready(outcome));
+        let known = req
+            .extensions()
+            .get::<Authenticated>()
+            .and_then(|a| a.0.as_ref().ok().cloned());
+        if let Some(principal) = known {
+            return Box::pin(std::future::ready(Ok(principal)));
+        }
+        if let Some(Authenticated(refused)) = req.extensions_mut().remove::<Authenticated>() {
+            return Box::pin(std::future::ready(refused));
         }
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let bearer = bearer(req);
@@ -83,6 +90,17 @@ impl FromRequest for Principal {
 /// [`Principal`] extractor.
 struct Authenticated(Result<Principal, AppError>);
 
+/// Routes that answer whoever calls (health, metrics, the OpenAPI document, sign-in, and Slack,
+/// which signs its own requests): a bearer header there is not read.
+const PUBLIC_PATHS: [&str; 6] = [
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/v1/openapi.json",
+    "/api/v1/auth/token",
+    "/api/v1/integrations/slack/command",
+];
+
 /// Middleware: authenticates the bearer token, if the request has one, before the handler's
 /// extractors run. A handler's extractors are polled together, so without this a request with a
 /// revoked token and a bad body could be told about its body (422) before being refused (401).
@@ -90,13 +108,29 @@ pub async fn authenticate_first(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    if let Some(token) = bearer(req.request())
+    if !PUBLIC_PATHS.contains(&req.path())
+        && let Some(token) = bearer(req.request())
         && let Some(state) = req.app_data::<web::Data<AppState>>().cloned()
     {
         let outcome = authenticate(&state, token).await;
         req.extensions_mut().insert(Authenticated(outcome));
     }
     next.call(req).await
+}
+
+/// A refusal for a service token sending a JSON body, before the body is read: no route that
+/// reads JSON is open to tokens (they post events through their own reader, and read).
+pub fn refuse_json_from_token(req: &HttpRequest) -> Result<(), AppError> {
+    let from_token = matches!(
+        req.extensions().get::<Authenticated>(),
+        Some(Authenticated(Ok(Principal::Service(_))))
+    );
+    if from_token {
+        return Err(AppError::Forbidden(
+            "service tokens cannot do this; it takes a person's sign-in".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {
@@ -122,9 +156,10 @@ impl FromRequest for PageViewer {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let share = web::Query::<ShareLink>::from_query(req.query_string())
-            .ok()
-            .and_then(|q| q.into_inner().share);
+        let share = req
+            .extensions_mut()
+            .remove::<ShareToken>()
+            .map(|ShareToken(token)| token);
         let bearer_outcome = req.extensions_mut().remove::<Authenticated>();
         Box::pin(async move {
             let state = state.ok_or_else(|| anyhow::anyhow!("application state missing"))?;
@@ -150,9 +185,47 @@ impl FromRequest for PageViewer {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct ShareLink {
-    share: Option<String>,
+/// The token of a share link, taken out of the URL by [`take_share_token`].
+struct ShareToken(String);
+
+/// Middleware (outermost): takes a share link's token (`?share=…`) out of the URL before anything
+/// logs the URL, and hands it to [`PageViewer`]. The request log then shows `share=…` only as
+/// redacted, so a token that is refused (or accepted) never lands in a log.
+pub async fn take_share_token(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let query = req.query_string();
+    if query.split('&').any(|pair| pair.starts_with("share=")) {
+        let mut token = None;
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| match pair.strip_prefix("share=") {
+                Some(value) => {
+                    token =
+                        serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("s={value}"))
+                            .ok()
+                            .and_then(|mut pairs| pairs.pop())
+                            .map(|(_, v)| v);
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        let redacted = if kept.is_empty() {
+            "share=redacted".to_string()
+        } else {
+            format!("{}&share=redacted", kept.join("&"))
+        };
+        let uri = format!("{}?{redacted}", req.path());
+        if let Ok(uri) = uri.parse() {
+            req.head_mut().uri = uri;
+        }
+        if let Some(token) = token {
+            req.extensions_mut().insert(ShareToken(token));
+        }
+    }
+    next.call(req).await
 }
 
 async fn authenticate(state: &AppState, token: String) -> Result<Principal, AppError> {

@@ -34,6 +34,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if let Err(refused) = crate::auth::refuse_json_from_token(req) {
+            return Box::pin(std::future::ready(Err(refused)));
+        }
         let body = json_body(req, payload);
         Box::pin(async move {
             let (media_type, body) = body.await?;
@@ -52,6 +55,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if let Err(refused) = crate::auth::refuse_json_from_token(req) {
+            return Box::pin(std::future::ready(Err(refused)));
+        }
         let body = json_body(req, payload);
         Box::pin(async move {
             let (media_type, body) = body.await?;

@@ -16,7 +16,8 @@ use crate::startup::AppState;
 /// What the page shows.
 struct Board {
     lines: Vec<(StatusLine, Vec<Evaluation>, Vec<OpenItem>)>,
-    breaches: Vec<Breach>,
+    /// `None` when the viewer may not read breaches (a share link without `breaches:read`).
+    breaches: Option<Vec<Breach>>,
     now: DateTime<Utc>,
 }
 
@@ -55,13 +56,15 @@ fn load(
         after: None,
     };
     let breaches = if actor.allows(Action::ReadBreaches) {
-        service::breaches::list(conn, actor, Default::default(), &page)?
-            .items
-            .into_iter()
-            .filter(|b| b.status.is_live())
-            .collect()
+        Some(
+            service::breaches::list(conn, actor, Default::default(), &page)?
+                .items
+                .into_iter()
+                .filter(|b| b.status.is_live())
+                .collect(),
+        )
     } else {
-        Vec::new()
+        None
     };
     Ok(Board {
         lines,
@@ -165,8 +168,8 @@ fn render(board: &Board) -> String {
             chart = chart(history, line.target),
         ));
     }
-    let breaches: String = board
-        .breaches
+    let shown = board.breaches.as_deref().unwrap_or_default();
+    let breaches: String = shown
         .iter()
         .map(|b| {
             format!(
@@ -181,7 +184,10 @@ fn render(board: &Board) -> String {
             )
         })
         .collect();
-    let breaches = if breaches.is_empty() {
+    let breaches = if board.breaches.is_none() {
+        "<p>Breaches are not shown to this link (its token lacks the breaches:read scope).</p>"
+            .to_string()
+    } else if breaches.is_empty() {
         "<p>No open breaches.</p>".to_string()
     } else {
         format!(

@@ -230,6 +230,7 @@ async fn password_change(
                 stored
             } else {
                 state.passwords.record_failure(&keys);
+                state.metrics.failed_sign_ins.inc();
                 return Err(AppError::invalid(
                     "current_password",
                     "does not match your password",

@@ -8,8 +8,8 @@ use serde_json::json;
 use super::{Page, PageRequest};
 use crate::auth::Principal;
 use crate::auth::policy::Action;
-use crate::domain::FieldErrors;
 use crate::domain::event::{self, Format, ItemProblem, NewEvent, Position};
+use crate::domain::{FieldErrors, validate};
 use crate::error::{AppError, bounded};
 use crate::store::events::{EventFilter, StoredEvent};
 use crate::store::{self, DbConn, to_db_time, write_tx};
@@ -150,14 +150,16 @@ pub fn check_upload(
     let mut checker = BatchChecker::all_or_nothing(teams, now);
     let mut refused: Option<AppError> = None;
     let mut take = |position: Position, item: Result<event::RawEvent, ItemProblem>| -> bool {
+        // A team that does not exist is no team of the caller's either: a caller bound to a team
+        // learns nothing of which others exist.
         if let Ok(raw) = &item
-            && let Some(team) = teams.get(&raw.team)
+            && let team = teams.get(&raw.team).map_or("", String::as_str)
             && let Err(error) = actor.authorize(Action::WriteEvents { team })
         {
             refused = Some(match error {
                 AppError::Forbidden(detail) => AppError::Forbidden(format!(
-                    "{detail} (item {position} is for {}); nothing was stored",
-                    raw.team
+                    "{detail} (the event at {position} is for {}); nothing was stored",
+                    validate::quoted(&raw.team)
                 )),
                 other => other,
             });

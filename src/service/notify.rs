@@ -28,6 +28,7 @@ pub fn to_teams(
         let key = format!("{dedupe}:email:{}", team.slug);
         let message = NewMessage {
             kind: facts.kind,
+            team_id: Some(&team.id),
             channel: "email",
             recipient: &team.email,
             subject: &rendered.subject,
@@ -39,6 +40,7 @@ pub fn to_teams(
             let key = format!("{dedupe}:webhook:{}", team.slug);
             let message = NewMessage {
                 kind: facts.kind,
+                team_id: Some(&team.id),
                 channel: "webhook",
                 recipient: url,
                 subject: &rendered.subject,
@@ -51,21 +53,23 @@ pub fn to_teams(
     Ok(queued)
 }
 
-/// Enqueues `facts` by email to each address (heads who must sign, for instance).
+/// Enqueues `facts` by email to each address with the team (id) it is sent for: heads who must
+/// sign, for instance, or admins (no team).
 pub fn to_people(
     conn: &mut DbConn,
     facts: &MessageFacts,
-    emails: &[String],
+    recipients: &[(String, Option<String>)],
     dedupe: &str,
     now: DateTime<Utc>,
 ) -> Result<usize, AppError> {
     let rendered = render(facts);
     let email = json!({"text": rendered.text, "html": rendered.html});
     let mut queued = 0;
-    for address in emails {
+    for (address, team_id) in recipients {
         let key = format!("{dedupe}:email:{address}");
         let message = NewMessage {
             kind: facts.kind,
+            team_id: team_id.as_deref(),
             channel: "email",
             recipient: address,
             subject: &rendered.subject,
@@ -101,7 +105,10 @@ pub fn evaluation_failed(
         link: format!("{}/api/v1/slas/{key}", links.public_url),
         extra: Some(format!("Reason: {reason}")),
     };
-    let admins = store::users::admin_emails(conn)?;
+    let admins: Vec<(String, Option<String>)> = store::users::admin_emails(conn)?
+        .into_iter()
+        .map(|email| (email, None))
+        .collect();
     let dedupe = format!("sla.evaluation_failed:{key}:{}", since.timestamp_micros());
     to_people(conn, &facts, &admins, &dedupe, now)
 }

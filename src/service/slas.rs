@@ -561,7 +561,11 @@ fn tell_heads(
         .collect();
     let mut emails = Vec::new();
     for team in teams {
-        emails.extend(store::users::head_emails(conn, &team.id)?);
+        emails.extend(
+            store::users::head_emails(conn, &team.id)?
+                .into_iter()
+                .map(|email| (email, Some(team.id.clone()))),
+        );
     }
     let definition = &version.definition;
     let from = version.effective_from.map_or_else(

@@ -9,7 +9,7 @@ use diesel::sql_types::Bool;
 /// The backend of the shared connection type.
 type Backend = <DbConn as diesel::Connection>::Backend;
 
-use super::schema::{outbox, teams, users};
+use super::schema::outbox;
 use super::{DbConn, from_db_time, new_id, to_db_time};
 
 /// A message in the outbox.
@@ -84,6 +84,9 @@ fn to_message(row: Row) -> OutboxMessage {
 pub struct NewMessage<'a> {
     /// What it is about.
     pub kind: &'a str,
+    /// The team it is sent for (id); `None` for messages to admins. Who may read it in the
+    /// outbox follows from this, never from the address, which a head may change.
+    pub team_id: Option<&'a str>,
     /// `email` or `webhook`.
     pub channel: &'a str,
     /// Address or URL.
@@ -113,6 +116,7 @@ pub fn enqueue(
         .values((
             outbox::id.eq(new_id()),
             outbox::kind.eq(message.kind),
+            outbox::team_id.eq(message.team_id),
             outbox::channel.eq(message.channel),
             outbox::recipient.eq(message.recipient),
             outbox::subject.eq(message.subject),
@@ -237,30 +241,12 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<OutboxMessage>> {
         .map(|r| r.map(to_message))
 }
 
-/// The outbox as one team sees it: the messages to its address, its webhook or its people.
+/// The outbox as one team sees it: the messages sent for it.
 fn to_team(team_id: &str) -> Box<dyn BoxableExpression<outbox::table, Backend, SqlType = Bool>> {
-    Box::new(
-        outbox::recipient
-            .eq_any(
-                teams::table
-                    .filter(teams::id.eq(team_id.to_string()))
-                    .select(teams::email),
-            )
-            .or(outbox::recipient.eq_any(
-                teams::table
-                    .filter(teams::id.eq(team_id.to_string()))
-                    .filter(teams::webhook_url.is_not_null())
-                    .select(teams::webhook_url.assume_not_null()),
-            ))
-            .or(outbox::recipient.eq_any(
-                users::table
-                    .filter(users::team_id.eq(team_id.to_string()))
-                    .select(users::email),
-            )),
-    )
+    Box::new(outbox::team_id.eq(team_id.to_string()).assume_not_null())
 }
 
-/// Whether the message `id` is to the team `team_id` (see [`list`]).
+/// Whether the message `id` was sent for the team `team_id` (see [`list`]).
 pub fn is_to_team(conn: &mut DbConn, id: &str, team_id: &str) -> QueryResult<bool> {
     let found: Option<String> = outbox::table
         .select(outbox::id)
@@ -272,8 +258,8 @@ pub fn is_to_team(conn: &mut DbConn, id: &str, team_id: &str) -> QueryResult<boo
     Ok(found.is_some())
 }
 
-/// Messages newest first, optionally of one status and only those to one team (id), before the
-/// id `before`, at most `limit`.
+/// Messages newest first, optionally of one status and only those sent for one team (id), before
+/// the id `before`, at most `limit`.
 pub fn list(
     conn: &mut DbConn,
     status: Option<&str>,

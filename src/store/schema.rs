@@ -199,6 +199,7 @@ diesel::table! {
     outbox (id) {
         id -> Text,
         kind -> Text,
+        team_id -> Nullable<Text>,
         channel -> Text,
         recipient -> Text,
         subject -> Text,

@@ -53,6 +53,7 @@ async fn two_dispatchers_send_each_message_once_after_its_backoff(backend: Backe
             );
             let message = NewMessage {
                 kind: "breach.opened",
+                team_id: None,
                 channel: "email",
                 recipient: &recipient,
                 subject: &subject,

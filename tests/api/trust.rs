@@ -180,6 +180,28 @@ async fn tokens_do_exactly_what_their_scopes_say(app: TestApp) {
             );
         }
     }
+    // A token never gets as far as a JSON body: refused before it is read (not a 422 for `{}`).
+    for path in [
+        "/api/v1/calendars",
+        "/api/v1/slas",
+        "/api/v1/teams",
+        "/api/v1/slas/simulate",
+    ] {
+        expect_problem(
+            app.post(path, &status_bot, &json!({})).await,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    // A token bound to a team is told nothing of other teams, real or not.
+    for team in ["sales", "no-such-team"] {
+        expect_problem(
+            app.post("/api/v1/events", &writer, &event("w-2", team))
+                .await,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
     let read = expect_status(app.get("/api/v1/events", &reader).await, StatusCode::OK).await;
     assert_eq!(read["items"][0]["external_id"], "w-1");
 }
@@ -316,6 +338,45 @@ async fn the_outbox_is_read_by_team(app: TestApp) {
         "{marketing:?}"
     );
     assert!(outbox(support_head.token.clone()).await.is_empty());
+    // A head who points their team's address at the other team's learns nothing more: a message
+    // belongs to the team it was sent for, whatever addresses say now.
+    expect_status(
+        app.patch(
+            "/api/v1/teams/marketing",
+            &marketing_head.token,
+            &json!({"email": "sales@example.com"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let after = outbox(marketing_head.token.clone()).await;
+    assert_eq!(after, marketing, "the same messages as before the change");
+    let all_ids = expect_status(
+        app.get("/api/v1/notifications?limit=1000", app.admin())
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let sales_message = all_ids["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["recipient"] == "sales@example.com")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    expect_problem(
+        app.post(
+            &format!("/api/v1/notifications/{sales_message}/retry"),
+            &marketing_head.token,
+            &json!({}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 }
 
 /// `GET /` tells anonymous callers nothing; a share link from a `status:read` token opens it.
@@ -363,6 +424,10 @@ async fn pages_answer_to_people_and_share_links(app: TestApp) {
     let (status, body) = page(format!("?share={share}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("data-sla=\"secret-volume\""), "{body}");
+    assert!(
+        body.contains("Breaches are not shown to this link"),
+        "a link that may not read breaches says so rather than showing none"
+    );
     // A person's token in a share link, a token without status:read, a made-up token: refused.
     for (link, refused) in [
         (head.token.clone(), StatusCode::UNAUTHORIZED),
@@ -702,7 +767,24 @@ async fn a_hostile_body_costs_little(backend: Backend) {
         after_admin < 300.0,
         "peak RSS {after_admin:.1} MiB while refusing a 64 MiB body"
     );
+    // A share link's token never reaches the log, accepted or refused.
+    for _ in 0..2 {
+        let page = client
+            .get(format!("{}/?share={reader}&x=1", served.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+    }
+    let secret = "acc_this-token-must-not-be-logged";
+    let refused = client
+        .get(format!("{}/?share={secret}", served.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     let log = served.output();
+    assert!(!log.contains(secret) && !log.contains(&reader), "{log}");
     let longest = log.lines().map(str::len).max().unwrap_or(0);
     assert!(longest < 4_000, "a log line of {longest} bytes");
     let _ = refused_after;

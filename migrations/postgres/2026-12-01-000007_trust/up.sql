@@ -8,3 +8,7 @@ ALTER TABLE users ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE events ADD COLUMN submitted_by TEXT;
 CREATE UNIQUE INDEX events_team_external_id ON events (team_id, external_id);
 ALTER TABLE events DROP CONSTRAINT events_external_id_key;
+
+-- The outbox records the team each message is sent for (NULL: to admins, or written before): a
+-- head reads their team's messages by this, never by an address a head may change.
+ALTER TABLE outbox ADD COLUMN team_id TEXT;

@@ -1,3 +1,4 @@
+ALTER TABLE outbox DROP COLUMN team_id;
 -- Back to one external_id namespace: fails if two teams share an id.
 CREATE TABLE events_old (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -24,3 +24,7 @@ ALTER TABLE events_new RENAME TO events;
 CREATE UNIQUE INDEX events_team_external_id ON events (team_id, external_id);
 CREATE INDEX events_kind_occurred ON events (kind, occurred_at);
 CREATE INDEX events_subject_kind_occurred ON events (subject_id, kind, occurred_at);
+
+-- The outbox records the team each message is sent for (NULL: to admins, or written before): a
+-- head reads their team's messages by this, never by an address a head may change.
+ALTER TABLE outbox ADD COLUMN team_id TEXT;
