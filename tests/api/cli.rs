@@ -722,8 +722,8 @@ async fn the_status_page_shows_the_slas_and_their_charts_in_a_browser() {
             .output()
             .is_ok_and(|o| o.status.success())
     });
-    let chromium =
-        chromium.expect("the browser test needs Debian's chromium package (scripts/test installs it)");
+    let chromium = chromium
+        .expect("the browser test needs Debian's chromium package (scripts/test installs it)");
     let db = TestDb::new(Backend::Sqlite);
     let mut env = db.env();
     env.remove("ACCORD_PASSWORD");
