@@ -4,7 +4,7 @@
     python3 scripts/bench_ingest.py [--leads 260000] [--skip-postgres]
 
 Builds accord in release mode, generates >= 1,000,000 events with
-../shared/bench/gen_events.py (seeded; cached under target/bench/), then on SQLite and on
+scripts/gen_events.py (seeded; cached under target/bench/), then on SQLite and on
 PostgreSQL measures, each into a fresh database with accord's schema (migrations applied,
 indexes in place):
 
@@ -34,7 +34,7 @@ import time
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GEN = os.path.join(ROOT, "..", "shared", "bench", "gen_events.py")
+GEN = os.path.join(ROOT, "scripts", "gen_events.py")
 WORK = os.path.join(ROOT, "target", "bench")
 ACCORD = os.path.join(ROOT, "target", "release", "accord")
 PG_ADMIN = os.environ.get("ACCORD_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")

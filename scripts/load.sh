@@ -6,7 +6,7 @@
 # Builds accord in release mode, starts `accord serve` on a fresh data directory (and, for
 # postgres, a fresh database on $ACCORD_TEST_POSTGRES_URL's server, dropped at the end), seeds it
 # (`accord demo --no-serve`: two teams, their heads, three signed SLAs, six weeks of activity;
-# `accord import` of a seeded lead history from ../shared/bench/gen_events.py, when it is there; seven more SLAs
+# `accord import` of a seeded lead history from scripts/gen_events.py; seven more SLAs
 # signed through the API; one evaluation of every SLA), then runs wrk for SECONDS each against
 #
 #   status   GET /api/v1/status with a head's JWT, as chat bots poll it
@@ -50,7 +50,7 @@ esac
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ACCORD=${LOAD_ACCORD:-$ROOT/target/release/accord}
-GEN="${LOAD_GEN_EVENTS:-$ROOT/../shared/bench/gen_events.py}"
+GEN="$ROOT/scripts/gen_events.py"
 OUT="$ROOT/target/load/$BACKEND-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$OUT"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/accord-load.XXXXXX")
@@ -103,17 +103,11 @@ fi
 mkdir -p "$ACCORD_DATA_DIR"
 
 "$ACCORD" demo --no-serve >"$OUT/demo.log" 2>&1
-# The lead history comes from the shared generator beside the checkout; a checkout without it
-# (a CI clone elsewhere) runs on the demo's six weeks of activity alone.
-if [[ -f $GEN ]]; then
-    log "seeding: accord demo --no-serve, then $LEADS leads of history"
-    TODAY=$(date -u +%Y-%m-%d)
-    python3 "$GEN" --leads "$LEADS" --days 42 --seed 42 --end "$TODAY" --quiet --out "$WORK/events.ndjson"
-    "$ACCORD" import "$WORK/events.ndjson" >"$OUT/import.log" 2>&1
-    tail -n 1 "$OUT/import.log" >&2
-else
-    log "seeding: accord demo --no-serve only ($GEN not found: no imported history)"
-fi
+log "seeding: accord demo --no-serve, then $LEADS leads of history"
+TODAY=$(date -u +%Y-%m-%d)
+python3 "$GEN" --leads "$LEADS" --days 42 --seed 42 --end "$TODAY" --quiet --out "$WORK/events.ndjson"
+"$ACCORD" import "$WORK/events.ndjson" >"$OUT/import.log" 2>&1
+tail -n 1 "$OUT/import.log" >&2
 
 "$ACCORD" serve >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!

@@ -12,7 +12,7 @@
 #   fuzz          scripts/fuzz.sh: the cargo-fuzz targets of the parsers
 #
 # Installs what it needs when missing: wrk and jq (Debian), schemathesis (PyPI), cargo-fuzz
-# (crates.io). PostgreSQL must run on ACCORD_TEST_POSTGRES_URL's server (.ci/run starts it).
+# (crates.io). PostgreSQL must run on ACCORD_TEST_POSTGRES_URL's server (scripts/test starts it).
 # Every step stops by itself; the first failure stops the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."

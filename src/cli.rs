@@ -1,4 +1,5 @@
-//! The `accord` command line: `serve`, `migrate`, `user add`, `token issue`.
+//! The `accord` command line: `serve`, `migrate`, `demo` and the one-shot commands (`user add`,
+//! `token issue`, `evaluate`, `import`, `backup`), which work only on an existing instance.
 
 use std::io::BufRead;
 use std::sync::Arc;
@@ -8,19 +9,20 @@ use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand};
 
 use crate::auth::Principal;
+use crate::auth::jwt::JwtKeys;
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, DatabaseUrl};
 use crate::domain::duration::Span;
 use crate::domain::event::Format;
 use crate::domain::identity::Role;
 use crate::service::bootstrap::FirstAdmin;
 use crate::service::users::{self, NewUser};
 use crate::startup::{Application, prepare};
-use crate::store;
+use crate::store::{self, Db};
 
 /// accord keeps the SLAs between departments and tells both sides when one is broken.
 ///
-/// Settings come from ACCORD_* environment variables; see the README.
+/// Settings come from ACCORD_* environment variables; see docs/operations.md.
 #[derive(Debug, Parser)]
 #[command(name = "accord", version)]
 pub struct Cli {
@@ -37,8 +39,9 @@ pub enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
     /// Show the whole job on a fresh data directory: teams, heads, three signed SLAs, six weeks
-    /// of activity with a breach, evaluation and the breach mail (in ACCORD_DATA_DIR/outbox/
-    /// unless ACCORD_SMTP_URL is set); then serve, printing a token and the URLs to try.
+    /// of activity, evaluation, the breaches it opens and their mail (in ACCORD_DATA_DIR/outbox/
+    /// unless ACCORD_SMTP_URL is set); prints the breaches, a token and URLs to try on stdout,
+    /// then serves.
     Demo {
         /// Set everything up, deliver the mail, and exit without serving.
         #[arg(long)]
@@ -64,7 +67,7 @@ pub enum Command {
         batch: usize,
     },
     /// Write a consistent copy of the embedded SQLite database to FILE, while accord runs
-    /// (PostgreSQL is backed up with pg_dump; see the README).
+    /// (PostgreSQL is backed up with pg_dump; see docs/operations.md).
     Backup {
         /// Where the copy goes; must not exist yet.
         file: std::path::PathBuf,
@@ -155,16 +158,16 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Evaluate { at } => evaluate(config, clock, at).await,
         Command::Backup { file } => {
-            if !matches!(config.database_url, crate::config::DatabaseUrl::Sqlite(_)) {
+            if !matches!(config.database_url, DatabaseUrl::Sqlite(_)) {
                 bail!(
                     "accord backup copies the embedded SQLite database; back up PostgreSQL with \
-                     pg_dump --format=custom (see the README's Backups)"
+                     pg_dump --format=custom (see docs/operations.md, Backups)"
                 );
             }
             if file.exists() {
                 bail!("{} exists already; choose a new file", file.display());
             }
-            let (db, _, _) = prepare(&config, clock.as_ref(), false).await?;
+            let (db, _) = open_existing(&config, clock.as_ref()).await?;
             let target = file.clone();
             db.run(move |conn| Ok(store::backup_sqlite(conn, &target)?))
                 .await?;
@@ -187,7 +190,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 _ => Format::Ndjson,
             });
             let format = crate::import::detect_format(&file, format);
-            let (db, _, _) = prepare(&config, clock.as_ref(), false).await?;
+            let (db, _) = open_existing(&config, clock.as_ref()).await?;
             let now = clock.now();
             let name = file.clone();
             let report = tokio::task::spawn_blocking(move || {
@@ -223,7 +226,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 Some(password) => password.expose().to_string(),
                 None => read_password()?,
             };
-            let (db, _, _) = prepare(&config, clock.as_ref(), false).await?;
+            let (db, _) = open_existing(&config, clock.as_ref()).await?;
             let (new, now) = (
                 NewUser {
                     email,
@@ -247,7 +250,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Token {
             command: TokenCommand::Issue { email, ttl },
         } => {
-            let (db, jwt, _) = prepare(&config, clock.as_ref(), false).await?;
+            let (db, jwt) = open_existing(&config, clock.as_ref()).await?;
             let lookup = email.trim().to_lowercase();
             let found = db
                 .run(move |conn| Ok(store::users::find_credentials(conn, &lookup)?))
@@ -261,6 +264,29 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Opens the database of an instance that `serve` or `migrate` created, and refuses otherwise:
+/// a one-shot command run in the wrong directory, or with a mistyped URL, must say so rather
+/// than leave a new empty database behind. SQLite: the file must exist. PostgreSQL: accord's
+/// migrations table must exist in the database's schema. Pending migrations of a newer binary
+/// are applied, as at a start.
+async fn open_existing(config: &Config, clock: &dyn Clock) -> anyhow::Result<(Db, JwtKeys)> {
+    let exists = match &config.database_url {
+        DatabaseUrl::Sqlite(path) => path.is_file(),
+        DatabaseUrl::Postgres(_) => {
+            let db = Db::open(&config.database_url)?;
+            db.run(|conn| Ok(store::is_initialised(conn)?)).await?
+        }
+    };
+    if !exists {
+        bail!(
+            "no accord database at {}; run `accord serve` or `accord migrate` first",
+            config.database_url.redacted()
+        );
+    }
+    let (db, jwt, _) = prepare(config, clock, false).await?;
+    Ok((db, jwt))
 }
 
 async fn serve(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
@@ -291,22 +317,39 @@ fn read_password() -> anyhow::Result<String> {
     Ok(password)
 }
 
-/// Tells the operator, once, how to get into a new instance.
+/// Tells the operator, once, how to get into a new instance, with a command that works as
+/// printed: the generated password is written into it, JSON-escaped and shell-quoted.
 fn print_first_admin(admin: &FirstAdmin, public_url: &str) {
-    let password = admin
-        .generated_password
-        .as_deref()
-        .unwrap_or("the value of ACCORD_PASSWORD");
+    let email = &admin.email;
+    let (shown, body) = match admin.generated_password.as_deref() {
+        Some(password) => {
+            let body = serde_json::json!({"email": email, "password": password});
+            (
+                format!(
+                    "{password}   (shown this once; change it with PATCH /api/v1/users/{{id}})"
+                ),
+                shell_quote(&body.to_string()),
+            )
+        }
+        // Chosen in the environment: the command reads it from there rather than print it.
+        None => (
+            "the value of ACCORD_PASSWORD".to_string(),
+            format!(r#""{{\"email\":\"{email}\",\"password\":\"$ACCORD_PASSWORD\"}}""#),
+        ),
+    };
     eprintln!(
         "\naccord: this is a new instance; created the first admin account.\n\
          \x20 email:    {email}\n\
-         \x20 password: {password}   (shown this once; change it with PATCH /api/v1/users/{{id}})\n\
+         \x20 password: {shown}\n\
          Get a token:\n\
-         \x20 curl -s -X POST {public_url}/api/v1/auth/token -H 'content-type: application/json' \\\n\
-         \x20      -d '{{\"email\": \"{email}\", \"password\": \"…\"}}'\n\
-         or: accord token issue --email {email}\n",
-        email = admin.email,
+         \x20 curl -s -X POST {public_url}/api/v1/auth/token -H 'content-type: application/json' -d {body}\n\
+         or, beside this server: accord token issue --email {email}\n",
     );
+}
+
+/// Quotes `text` for a POSIX shell: inside single quotes nothing is special but `'` itself.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 async fn evaluate(config: Config, clock: Arc<dyn Clock>, at: Option<String>) -> anyhow::Result<()> {
@@ -317,7 +360,7 @@ async fn evaluate(config: Config, clock: Arc<dyn Clock>, at: Option<String>) -> 
         ),
         None => None,
     };
-    let (db, _, _) = prepare(&config, clock.as_ref(), false).await?;
+    let (db, _) = open_existing(&config, clock.as_ref()).await?;
     let (settings, links) = (config.evaluation(), config.links());
     let now = clock.now();
     let (evaluations, failed) = match at {
@@ -371,13 +414,14 @@ async fn evaluate(config: Config, clock: Arc<dyn Clock>, at: Option<String>) -> 
     Ok(())
 }
 
+/// Sets the demo up and prints what it did on stdout (logs stay on stderr), then serves.
 async fn demo(config: Config, clock: Arc<dyn Clock>, no_serve: bool) -> anyhow::Result<()> {
     let public_url = config.public_url.clone();
     let outbox = config.data_dir.join("outbox");
     let by_mail = config.smtp_url.is_some();
     let application = Application::build(config, clock.clone()).await?;
     let state = application.state();
-    let delivered = crate::demo::prepare(&state, application.deliverer()).await?;
+    let report = crate::demo::prepare(&state, application.deliverer()).await?;
     let head = state
         .db
         .run(|conn| {
@@ -395,11 +439,32 @@ async fn demo(config: Config, clock: Arc<dyn Clock>, no_serve: bool) -> anyhow::
     let mail = if by_mail {
         "sent through ACCORD_SMTP_URL".to_string()
     } else {
-        format!("written to {}", outbox.display())
+        format!(
+            "written to {} (file names start with the kind: ls {}/breach.opened_*)",
+            outbox.display(),
+            outbox.display()
+        )
     };
-    eprintln!(
-        "\naccord demo: teams marketing and sales, three signed SLAs, six weeks of activity.\n\
-         {delivered} message(s) {mail} (look for the BREACHED one).\n\n\
+    let mut breaches = String::new();
+    for breach in &report.breaches {
+        // Three decimals at most, so that a ratio just under its target does not read as equal.
+        let value = breach.value.map_or("no data".into(), |v| {
+            let text = format!("{v:.3}");
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        });
+        breaches.push_str(&format!(
+            "  {:<11} {}  {value} (target {} {})  {}\n",
+            breach.sla,
+            crate::demo::week_label(breach.period_start),
+            breach.op.as_str(),
+            breach.target,
+            breach.status.as_str(),
+        ));
+    }
+    println!(
+        "accord demo: teams marketing and sales, three signed SLAs, six weeks of activity.\n\
+         The evaluation opened {count} breach(es):\n{breaches}\
+         {delivered} message(s) {mail}.\n\n\
          Open the status page:  {public_url}/\n\
          A token for the head of marketing (12 h):\n  export TOKEN={token}\n\
          Then try:\n\
@@ -407,8 +472,10 @@ async fn demo(config: Config, clock: Arc<dyn Clock>, no_serve: bool) -> anyhow::
          \x20 curl -s -H \"authorization: Bearer $TOKEN\" {public_url}/api/v1/breaches\n\
          \x20 curl -s -H \"authorization: Bearer $TOKEN\" {public_url}/api/v1/slas/follow-up/violations\n\
          \x20 curl -s -H \"authorization: Bearer $TOKEN\" {public_url}/api/v1/slas/mql-volume/evaluations\n\
-         Heads sign in as head@marketing.demo.example.com / head@sales.demo.example.com, password {}.\n",
-        crate::demo::DEMO_PASSWORD
+         Heads sign in as head@marketing.demo.example.com / head@sales.demo.example.com, password {password}.",
+        count = report.breaches.len(),
+        delivered = report.delivered,
+        password = crate::demo::DEMO_PASSWORD
     );
     if no_serve {
         return Ok(());

@@ -1,10 +1,11 @@
 //! `accord demo`: a new instance showing the whole job — two teams, their heads, three signed
-//! SLAs, six weeks of activity with a breach, evaluation and the breach mail in the outbox.
+//! SLAs, six weeks of activity with breaches, evaluation and the messages in the outbox.
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 
 use crate::auth::Principal;
+use crate::domain::breach::Breach;
 use crate::domain::calendar::CalendarInput;
 use crate::domain::event::NewEvent;
 use crate::domain::identity::{Role, Team};
@@ -12,6 +13,7 @@ use crate::domain::sla::DefinitionInput;
 use crate::error::AppError;
 use crate::service::breaches::Links;
 use crate::service::{self, calendars, slas, teams, users};
+use crate::store::breaches::BreachFilter;
 use crate::store::{self, DbConn};
 
 /// Password of the demo's heads.
@@ -237,11 +239,19 @@ pub fn set_up(
     Ok(keys)
 }
 
+/// What the demo did, for its summary.
+pub struct DemoReport {
+    /// Messages delivered (mail and webhook posts).
+    pub delivered: usize,
+    /// The breaches the evaluation opened, by SLA and period.
+    pub breaches: Vec<Breach>,
+}
+
 /// Runs `set_up`, one evaluation cycle and the delivery of every message, on `db`.
 pub async fn prepare(
     state: &actix_web::web::Data<crate::startup::AppState>,
     deliverer: &crate::email::Deliverer,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<DemoReport> {
     let (now, settings, links) = (
         state.clock.now(),
         state.config.evaluation(),
@@ -268,5 +278,26 @@ pub async fn prepare(
     if report.written.is_empty() {
         bail!("the demo's evaluation wrote nothing");
     }
-    Ok(delivered)
+    let mut breaches = state
+        .db
+        .run(|conn| {
+            Ok(store::breaches::list(
+                conn,
+                &BreachFilter::default(),
+                None,
+                1000,
+            )?)
+        })
+        .await?;
+    breaches.sort_by(|a, b| (&a.sla, a.period_start).cmp(&(&b.sla, b.period_start)));
+    Ok(DemoReport {
+        delivered,
+        breaches,
+    })
+}
+
+/// A demo period as people name it: every demo SLA counts ISO weeks in Berlin.
+pub fn week_label(start: DateTime<Utc>) -> String {
+    let week = start.with_timezone(&chrono_tz::Europe::Berlin).iso_week();
+    format!("{}-W{:02}", week.year(), week.week())
 }

@@ -93,8 +93,9 @@ impl Deliverer {
                     .await
                     .map_err(|e| format!("{}: {e}", dir.display()))?;
                 // Written under a temporary name, then renamed: a reader never sees half a file.
-                let path = dir.join(format!("{}.eml", message.id));
-                let partial = dir.join(format!(".{}.eml.partial", message.id));
+                let name = eml_file_name(message);
+                let path = dir.join(&name);
+                let partial = dir.join(format!(".{name}.partial"));
                 tokio::fs::write(&partial, email.formatted())
                     .await
                     .map_err(|e| format!("{}: {e}", partial.display()))?;
@@ -119,4 +120,38 @@ impl Deliverer {
             Err(format!("webhook answered {}", response.status()))
         }
     }
+}
+
+/// A name a person can search by: the kind, then the subject in lower-case words (status, SLA,
+/// teams, period), then the recipient, then the end of the id (random in a UUIDv7) so that two
+/// messages never share a name. `ls` lists the files grouped by kind, breaches first.
+fn eml_file_name(message: &OutboxMessage) -> String {
+    let words: String = message
+        .subject
+        .trim_start_matches("[accord]")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let words: Vec<&str> = words.split('-').filter(|w| !w.is_empty()).collect();
+    let mut subject = words.join("-");
+    subject.truncate(80);
+    let recipient: String = message
+        .recipient
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "@.-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let unique = &message.id[message.id.len().saturating_sub(8)..];
+    format!("{}_{subject}_{recipient}_{unique}.eml", message.kind)
 }

@@ -7,15 +7,100 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{AppError, Problem};
+use crate::startup::AppState;
 
-/// `GET /api/v1/openapi.json`: the document built from the routes at start, with the answers
-/// every operation shares (see [`add_shared_answers`]).
+/// `GET /api/v1/openapi.json`: the document built from the routes at start, completed by
+/// [`complete_document`].
 pub async fn serve_openapi(
     document: web::Data<utoipa::openapi::OpenApi>,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let mut document = serde_json::to_value(document.get_ref()).context("OpenAPI document")?;
-    add_shared_answers(&mut document);
+    complete_document(&mut document, &state.config.public_url);
     Ok(HttpResponse::Ok().json(document))
+}
+
+/// Where the document is served; it lists itself there.
+pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
+
+/// Turns the document collected from the handlers into one a validator accepts and a client
+/// can use: the server is `public_url` (`ACCORD_PUBLIC_URL`), the document's own path is
+/// listed, every operation gets the answers all operations share (see [`add_shared_answers`]),
+/// and every response has the `description` OpenAPI requires (the annotations often leave it
+/// empty).
+pub fn complete_document(document: &mut Value, public_url: &str) {
+    if let Some(root) = document.as_object_mut() {
+        root.insert(
+            "servers".into(),
+            json!([{"url": public_url.trim_end_matches('/'), "description": "This accord instance"}]),
+        );
+        let paths = root.entry("paths").or_insert_with(|| json!({}));
+        if let Some(paths) = paths.as_object_mut() {
+            paths.entry(DOCUMENT_PATH).or_insert_with(|| {
+                json!({"get": {
+                    "tags": ["operations"],
+                    "summary": "This OpenAPI 3.1 document",
+                    "operationId": "openapi_document",
+                    "responses": {"200": {
+                        "description": "The document, generated from the code of this version",
+                        "content": {"application/json": {"schema": {"type": "object"}}}
+                    }}
+                }})
+            });
+        }
+    }
+    add_shared_answers(document);
+    describe_every_response(document);
+}
+
+/// Fills in an empty or missing response `description` from the status code.
+fn describe_every_response(document: &mut Value) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for operation in item.values_mut() {
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                let Some(response) = response.as_object_mut() else {
+                    continue;
+                };
+                let missing = response
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .is_none_or(|d| d.trim().is_empty());
+                if missing && !response.contains_key("$ref") {
+                    response.insert("description".into(), describe_status(status).into());
+                }
+            }
+        }
+    }
+}
+
+/// The meaning of a status as accord uses it, for responses the annotations left undescribed.
+fn describe_status(status: &str) -> &'static str {
+    match status {
+        "200" => "OK",
+        "201" => "Created",
+        "202" => "Accepted",
+        "204" => "Done; no content",
+        "400" => "The query, path or body could not be read",
+        "401" => "No bearer token, or one that does not check out",
+        "403" => "The caller's role or scopes do not allow it",
+        "404" => "No such thing",
+        "405" => "The path does not take this method",
+        "409" => "A duplicate, or a state that does not allow the change",
+        "413" => "The body is over the limit",
+        "415" => "The body is in a format this operation does not read",
+        "422" => "Well-formed input that breaks a rule; `errors` names each field",
+        "503" => "The service or a dependency is not available",
+        _ => "See the status code",
+    }
 }
 
 const PROBLEM_SCHEMA: &str = "#/components/schemas/Problem";

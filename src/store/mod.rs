@@ -200,6 +200,30 @@ pub fn migrate(conn: &mut DbConn) -> anyhow::Result<Vec<String>> {
     applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
 }
 
+/// Whether accord's migrations were ever applied here (their bookkeeping table exists); a
+/// PostgreSQL database that `serve` or `migrate` never touched has no such table.
+pub fn is_initialised(conn: &mut DbConn) -> anyhow::Result<bool> {
+    #[derive(QueryableByName)]
+    struct Present {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        present: bool,
+    }
+    // backend: each keeps its catalogue under its own name.
+    let sql = match conn {
+        DbConn::Postgres(_) => {
+            "SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS present"
+        }
+        DbConn::Sqlite(_) => {
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master \
+             WHERE name = '__diesel_schema_migrations') AS present"
+        }
+    };
+    let found = diesel::sql_query(sql)
+        .get_result::<Present>(conn)
+        .context("cannot read migration state")?;
+    Ok(found.present)
+}
+
 /// Whether migrations embedded in this binary are still to be applied.
 pub fn has_pending_migrations(conn: &mut DbConn) -> anyhow::Result<bool> {
     let pending = match conn {

@@ -162,6 +162,77 @@ async fn the_cli_prepares_an_instance_that_serve_then_uses(backend: Backend) {
     );
 }
 
+/// One-shot commands run where no instance was set up say so, create nothing, and fail.
+async fn one_shot_commands_never_create_a_database(backend: Backend) {
+    let db = TestDb::new(backend);
+    let env = db.env();
+    let events = db.dir.path().join("events.ndjson");
+    std::fs::write(&events, "").unwrap();
+    let backup = db.dir.path().join("copy.db");
+    let commands: [&[&str]; 5] = [
+        &["token", "issue", "--email", "admin@accord.local"],
+        &[
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--name",
+            "A",
+            "--role",
+            "admin",
+        ],
+        &["evaluate"],
+        &["import", events.to_str().unwrap()],
+        &["backup", backup.to_str().unwrap()],
+    ];
+    for args in commands {
+        if backend == Backend::Postgres && args[0] == "backup" {
+            continue; // pg_dump's job: refused before any database is opened
+        }
+        let output = accord(&env, args, None);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("no accord database at ")
+                && stderr.contains("run `accord serve` or `accord migrate` first"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+    match backend {
+        Backend::Sqlite => {
+            let file = db.url.trim_start_matches("sqlite://");
+            assert!(
+                !std::path::Path::new(file).exists(),
+                "no database file was created"
+            );
+            assert!(!backup.exists());
+        }
+        Backend::Postgres => {
+            let served = Served::start(&env, db.dir.path().join("serve.log")).await;
+            let output = served.terminate().await;
+            assert!(
+                output.contains("created the first admin"),
+                "the database was still empty:\n{output}"
+            );
+        }
+    }
+    // Once `migrate` has set the instance up, the same command gets as far as the accounts.
+    let migrated = accord(&env, &["migrate"], None);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    let issued = accord(
+        &env,
+        &["token", "issue", "--email", "nobody@example.com"],
+        None,
+    );
+    assert!(
+        text(&issued.stderr).contains("no account with email nobody@example.com"),
+        "{}",
+        text(&issued.stderr)
+    );
+}
+
 async fn first_start_creates_an_admin_once_and_tokens_survive_a_restart(backend: Backend) {
     let db = TestDb::new(backend);
     let mut env = db.env();
@@ -177,17 +248,25 @@ async fn first_start_creates_an_admin_once_and_tokens_survive_a_restart(backend:
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no password in:\n{output}"))
         .to_string();
-    let client = reqwest::Client::new();
-    let response = client
-        .post(format!("{}/api/v1/auth/token", served.address))
-        .json(&json!({"email": "admin@accord.local", "password": password}))
-        .send()
-        .await
+    // The hint's command works as printed, pointed at this server's port.
+    let printed = output
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("curl "))
+        .unwrap_or_else(|| panic!("no curl command in:\n{output}"))
+        .replace("http://accord.test", &served.address);
+    assert!(printed.contains(&password), "{printed}");
+    let answered = Command::new("sh")
+        .args(["-c", &format!("curl --fail {printed}")])
+        .output()
         .unwrap();
-    let token = expect_status(response, StatusCode::OK).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    assert!(
+        answered.status.success(),
+        "curl {printed}: {}",
+        text(&answered.stderr)
+    );
+    let answered: serde_json::Value = serde_json::from_slice(&answered.stdout).unwrap();
+    let token = answered["access_token"].as_str().unwrap().to_string();
+    let client = reqwest::Client::new();
     served.terminate().await;
 
     let served = Served::start(&env, db.dir.path().join("second.log")).await;
@@ -564,40 +643,69 @@ async fn a_message_survives_sigkill_and_arrives_once(backend: Backend) {
 }
 
 #[test]
-fn the_demo_leaves_its_breach_mail_in_the_outbox() {
+fn the_demo_reports_its_breaches_on_stdout_and_names_their_mail() {
     let db = TestDb::new(Backend::Sqlite);
     let mut env = db.env();
     env.remove("ACCORD_PASSWORD");
     env.remove("ACCORD_JWT_SECRET");
+    env.insert("ACCORD_LOG".into(), "info".into());
     let output = accord(&env, &["demo", "--no-serve"], None);
-    let stderr = text(&output.stderr);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert!(output.status.success(), "{stderr}");
     assert!(
-        stderr.contains("export TOKEN=") && stderr.contains("/api/v1/status?format=text"),
-        "{stderr}"
+        stdout.contains("export TOKEN=") && stdout.contains("/api/v1/status?format=text"),
+        "{stdout}"
     );
+    assert!(
+        !stderr.contains("export TOKEN="),
+        "the results are on stdout only: {stderr}"
+    );
+    // The summary counts the breaches and lists one line per breach: SLA, ISO week, value.
+    let count: usize = stdout
+        .split("opened ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no breach count in:\n{stdout}"));
+    let listed: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_end().ends_with(" open"))
+        .collect();
+    assert!(count >= 1, "{stdout}");
+    assert_eq!(listed.len(), count, "{stdout}");
+    assert!(listed.iter().all(|l| l.contains("-W")), "{stdout}");
+
     let outbox = db.dir.path().join("data").join("outbox");
-    let mails: Vec<String> = std::fs::read_dir(&outbox)
+    let names: Vec<String> = std::fs::read_dir(&outbox)
         .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    let breached: Vec<&String> = mails
+    let breach_mail: Vec<&String> = names
         .iter()
-        .filter(|m| crate::smtp::subject_of(m).starts_with("[accord] BREACHED"))
+        .filter(|n| n.starts_with("breach.opened_breached-"))
         .collect();
-    assert!(
-        breached.len() >= 2,
-        "a breach mailed to both teams: {} mails",
-        mails.len()
+    assert_eq!(
+        breach_mail.len(),
+        2 * count,
+        "one mail per breach and team, found by name: {names:?}"
     );
-    assert!(
-        breached
-            .iter()
-            .any(|m| m.contains("To: marketing@demo.example.com"))
-            && breached
+    for team in ["marketing", "sales"] {
+        assert_eq!(
+            breach_mail
                 .iter()
-                .any(|m| m.contains("To: sales@demo.example.com"))
-    );
+                .filter(|n| n.contains(&format!("_{team}@demo.example.com_")))
+                .count(),
+            count,
+            "{names:?}"
+        );
+    }
+    for name in &breach_mail {
+        let mail = std::fs::read_to_string(outbox.join(name)).unwrap();
+        assert!(
+            crate::smtp::subject_of(&mail).starts_with("[accord] BREACHED"),
+            "{name}"
+        );
+    }
     let again = accord(&env, &["demo", "--no-serve"], None);
     assert!(
         !again.status.success() && text(&again.stderr).contains("fresh data directory"),
@@ -615,8 +723,8 @@ async fn the_status_page_shows_the_slas_and_their_charts_in_a_browser() {
             .output()
             .is_ok_and(|o| o.status.success())
     });
-    let chromium =
-        chromium.expect("the browser test needs Debian's chromium package (.ci/run installs it)");
+    let chromium = chromium
+        .expect("the browser test needs Debian's chromium package (scripts/test installs it)");
     let db = TestDb::new(Backend::Sqlite);
     let mut env = db.env();
     env.remove("ACCORD_PASSWORD");
@@ -731,6 +839,7 @@ async fn the_status_page_shows_the_slas_and_their_charts_in_a_browser() {
 
 crate::for_each_backend!(
     the_cli_prepares_an_instance_that_serve_then_uses,
+    one_shot_commands_never_create_a_database,
     first_start_creates_an_admin_once_and_tokens_survive_a_restart,
     import_loads_batches_idempotently,
     the_scheduler_evaluates_inside_serve,

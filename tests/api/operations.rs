@@ -73,6 +73,32 @@ async fn the_openapi_document_describes_the_api(app: TestApp) {
     assert!(doc["paths"]["/api/v1/teams"]["post"]["requestBody"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert_eq!(
+        doc["servers"][0]["url"], "http://accord.test",
+        "the server is ACCORD_PUBLIC_URL"
+    );
+    assert!(
+        doc["paths"]["/api/v1/openapi.json"]["get"]["responses"]["200"].is_object(),
+        "the document lists itself"
+    );
+    let mut responses = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(answers) = operation["responses"].as_object() else {
+                continue;
+            };
+            for (status, response) in answers {
+                responses += 1;
+                assert!(
+                    response["description"]
+                        .as_str()
+                        .is_some_and(|d| !d.trim().is_empty()),
+                    "{method} {path} {status} has no description"
+                );
+            }
+        }
+    }
+    assert!(responses > 200, "{responses} responses");
 }
 
 async fn every_answer_carries_a_request_id(app: TestApp) {
