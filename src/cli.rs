@@ -14,7 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, DatabaseUrl};
 use crate::domain::duration::Span;
 use crate::domain::event::Format;
-use crate::domain::identity::Role;
+use crate::domain::identity::{Role, Scope};
 use crate::service::bootstrap::FirstAdmin;
 use crate::service::users::{self, NewUser};
 use crate::startup::{Application, prepare};
@@ -436,6 +436,17 @@ async fn demo(config: Config, clock: Arc<dyn Clock>, no_serve: bool) -> anyhow::
     let token = state
         .jwt
         .issue(&head, clock.now(), chrono::Duration::hours(12))?;
+    // The page answers to people and to share links: the head makes one for a wall screen.
+    let (now, actor) = (clock.now(), Principal::User(head.clone()));
+    let wall_screen = crate::service::service_tokens::NewServiceToken {
+        name: "wall screen".into(),
+        team: None,
+        scopes: vec![Scope::StatusRead, Scope::BreachesRead],
+    };
+    let (_, share) = state
+        .db
+        .run(move |conn| crate::service::service_tokens::issue(conn, &actor, wall_screen, now))
+        .await?;
     let mail = if by_mail {
         "sent through ACCORD_SMTP_URL".to_string()
     } else {
@@ -465,7 +476,7 @@ async fn demo(config: Config, clock: Arc<dyn Clock>, no_serve: bool) -> anyhow::
         "accord demo: teams marketing and sales, three signed SLAs, six weeks of activity.\n\
          The evaluation opened {count} breach(es):\n{breaches}\
          {delivered} message(s) {mail}.\n\n\
-         Open the status page:  {public_url}/\n\
+         Open the status page (a read-only share link):\n  {public_url}/?share={share}\n\
          A token for the head of marketing (12 h):\n  export TOKEN={token}\n\
          Then try:\n\
          \x20 curl -s -H \"authorization: Bearer $TOKEN\" {public_url}/api/v1/status?format=text\n\
