@@ -215,7 +215,7 @@ api 200 POST "/breaches/$BREACH/resolve" "$ADA" -H "$JSON" \
 step "a failed notification"
 failed_post() {
     api 200 GET "/notifications?status=failed&limit=1000" "$ADMIN" |
-        jq -r '[.items[] | select(.kind == "breach.opened" and .channel == "webhook")][0].id'
+        jq -r '[.items[] | select(.channel == "webhook")][0].id'
 }
 FAILED=null
 for _ in $(seq 1 60); do
