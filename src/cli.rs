@@ -326,7 +326,8 @@ fn print_first_admin(admin: &FirstAdmin, public_url: &str) {
             let body = serde_json::json!({"email": email, "password": password});
             (
                 format!(
-                    "{password}   (shown this once; change it with PATCH /api/v1/users/{{id}})"
+                    "{password}   (shown this once; change it with PATCH /api/v1/users/{{id}} \
+                     and {{\"password\": …, \"current_password\": …}})"
                 ),
                 shell_quote(&body.to_string()),
             )
