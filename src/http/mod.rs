@@ -69,9 +69,14 @@ pub async fn not_found(
     req: HttpRequest,
     document: Option<web::Data<utoipa::openapi::OpenApi>>,
 ) -> Result<actix_web::HttpResponse, AppError> {
-    let allowed = document
-        .map(|document| allowed_methods(&document, req.path()))
-        .unwrap_or_default();
+    // The document lists itself only as served (it is completed then), not as built.
+    let allowed = if req.path() == openapi::DOCUMENT_PATH {
+        vec!["GET"]
+    } else {
+        document
+            .map(|document| allowed_methods(&document, req.path()))
+            .unwrap_or_default()
+    };
     if allowed.is_empty() {
         return Err(AppError::NotFound("route"));
     }

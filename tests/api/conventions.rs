@@ -213,6 +213,7 @@ async fn a_known_path_with_another_method_is_405_with_allow(app: TestApp) {
         (Method::DELETE, "/api/v1/slas/simulate", "POST"),
         (Method::OPTIONS, "/api/v1/users/me", "GET"),
         (Method::POST, "/healthz", "GET"),
+        (Method::TRACE, "/api/v1/openapi.json", "GET"),
     ] {
         let response = app
             .request(method.clone(), path, Some(app.admin()), None)
