@@ -5,7 +5,7 @@
 use accord::domain::calendar::CalendarInput;
 use accord::domain::sla::{Definition, DefinitionInput};
 use accord::http::json;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use libfuzzer_sys::fuzz_target;
 
 fn signed_at() -> DateTime<Utc> {
@@ -29,9 +29,14 @@ fn definition(input: DefinitionInput) {
     assert_eq!(back, definition);
 
     let signed = signed_at();
-    definition.takes_effect(signed, false, None);
-    assert!(definition.takes_effect(signed, true, None) >= signed);
-    assert!(definition.takes_effect(signed, false, Some(signed)) >= signed);
+    let first = definition.takes_effect(signed, None);
+    assert_eq!(first.old_until, None, "a first version replaces nothing");
+    // A revision of a version that began a day before: it never starts before it is signed, and
+    // no instant is judged by both versions.
+    let revision = definition.takes_effect(signed, Some((&definition, signed - Duration::days(1))));
+    assert!(revision.from >= signed, "{revision:?}");
+    let until = revision.old_until.expect("a revision ends the old version");
+    assert!(until <= revision.from, "{revision:?}");
 }
 
 fn calendar(input: CalendarInput) {

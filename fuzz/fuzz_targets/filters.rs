@@ -67,6 +67,7 @@ fn events_position(text: &str) {
         occurred_at: occurred_at.and_utc(),
         received_at: occurred_at.and_utc(),
         attributes: String::new(),
+        submitted_by: None,
     };
     assert_eq!(
         decode_position(&encode_position(&event)),
