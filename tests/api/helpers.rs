@@ -262,6 +262,12 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// The `items` of a list answer (200 expected) as `token`.
+    pub async fn items(&self, path: &str, token: &str) -> Vec<Value> {
+        let page = expect_status(self.get(path, token).await, StatusCode::OK).await;
+        page["items"].as_array().expect("a list answer").clone()
+    }
+
     pub async fn sign_in(&self, email: &str, password: &str) -> String {
         let response = self
             .request(

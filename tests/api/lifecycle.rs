@@ -102,16 +102,11 @@ async fn evaluate(app: &TestApp, key: &str) -> Vec<Value> {
 }
 
 async fn history(app: &TestApp, key: &str) -> Vec<Value> {
-    let page = expect_status(
-        app.get(
-            &format!("/api/v1/slas/{key}/evaluations?limit=1000"),
-            app.admin(),
-        )
-        .await,
-        StatusCode::OK,
+    app.items(
+        &format!("/api/v1/slas/{key}/evaluations?limit=1000"),
+        app.admin(),
     )
-    .await;
-    page["items"].as_array().unwrap().clone()
+    .await
 }
 
 /// `(period_start, version)` of each stored evaluation, in order.

@@ -51,16 +51,11 @@ async fn breached_october(app: &TestApp) -> (crate::helpers::Account, crate::hel
 }
 
 async fn notifications(app: &TestApp, query: &str) -> Vec<Value> {
-    let page = expect_status(
-        app.get(
-            &format!("/api/v1/notifications?limit=1000{query}"),
-            app.admin(),
-        )
-        .await,
-        StatusCode::OK,
+    app.items(
+        &format!("/api/v1/notifications?limit=1000{query}"),
+        app.admin(),
     )
-    .await;
-    page["items"].as_array().unwrap().clone()
+    .await
 }
 
 async fn a_breach_mails_each_team_once(backend: Backend) {

@@ -21,16 +21,11 @@ fn event(id: &str, team: &str) -> Value {
 }
 
 async fn events_of(app: &TestApp, team: &str) -> Vec<Value> {
-    let listed = expect_status(
-        app.get(
-            &format!("/api/v1/events?team={team}&limit=1000"),
-            app.admin(),
-        )
-        .await,
-        StatusCode::OK,
+    app.items(
+        &format!("/api/v1/events?team={team}&limit=1000"),
+        app.admin(),
     )
-    .await;
-    listed["items"].as_array().unwrap().clone()
+    .await
 }
 
 /// Nobody writes the other side's events; every event says who submitted it.
@@ -250,14 +245,7 @@ async fn reads_are_least_privilege(app: TestApp) {
     // The audit log: the marketing head reads marketing's records, not sales's.
     let audit = |token: String| {
         let app = &app;
-        async move {
-            let page = expect_status(
-                app.get("/api/v1/audit?limit=1000", &token).await,
-                StatusCode::OK,
-            )
-            .await;
-            page["items"].as_array().unwrap().clone()
-        }
+        async move { app.items("/api/v1/audit?limit=1000", &token).await }
     };
     let seen = audit(marketing_head.token.clone()).await;
     let about = |entries: &[Value], id: &str| entries.iter().any(|e| e["entity_id"] == id);
@@ -310,14 +298,8 @@ async fn the_outbox_is_read_by_team(app: TestApp) {
     let outbox = |token: String| {
         let app = &app;
         async move {
-            let page = expect_status(
-                app.get("/api/v1/notifications?limit=1000", &token).await,
-                StatusCode::OK,
-            )
-            .await;
-            page["items"]
-                .as_array()
-                .unwrap()
+            app.items("/api/v1/notifications?limit=1000", &token)
+                .await
                 .iter()
                 .map(|m| m["recipient"].as_str().unwrap().to_string())
                 .collect::<Vec<_>>()
