@@ -10,6 +10,7 @@ pub mod event;
 pub mod identity;
 pub mod message;
 pub mod period;
+pub mod present;
 pub mod sla;
 pub mod validate;
 

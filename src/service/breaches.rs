@@ -25,6 +25,27 @@ pub struct Links {
     pub public_url: String,
 }
 
+impl Links {
+    fn page(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url.trim_end_matches('/'))
+    }
+
+    /// The board of the web workspace.
+    pub fn board(&self) -> String {
+        self.page("/")
+    }
+
+    /// An SLA's page: its definition, versions, history and overdue leads.
+    pub fn sla(&self, key: &str) -> String {
+        self.page(&format!("/slas/{key}"))
+    }
+
+    /// A breach's page: its evidence, timeline and the actions the viewer may take.
+    pub fn breach(&self, id: &str) -> String {
+        self.page(&format!("/breaches/{id}"))
+    }
+}
+
 fn value_text(value: Option<f64>) -> String {
     match value {
         None => "no data".into(),
