@@ -26,3 +26,4 @@ mod people;
 mod replicas;
 mod reports;
 mod trust;
+mod web;
