@@ -437,7 +437,7 @@ async fn demo(config: Config, clock: Arc<dyn Clock>, no_serve: bool) -> anyhow::
     let token = state
         .jwt
         .issue(&head, clock.now(), chrono::Duration::hours(12))?;
-    // The page answers to people and to share links: the head makes one for a wall screen.
+    // Pages answer to signed-in people and to share links: the head makes one for a wall screen.
     let (now, actor) = (clock.now(), Principal::User(head.clone()));
     let wall_screen = crate::service::service_tokens::NewServiceToken {
         name: "wall screen".into(),
@@ -477,14 +477,15 @@ async fn demo(config: Config, clock: Arc<dyn Clock>, no_serve: bool) -> anyhow::
         "accord demo: teams marketing and sales, three signed SLAs, six weeks of activity.\n\
          The evaluation opened {count} breach(es):\n{breaches}\
          {delivered} message(s) {mail}.\n\n\
-         Open the status page (a read-only share link):\n  {public_url}/?share={share}\n\
+         Sign in at {public_url}/sign-in as head@marketing.demo.example.com or\n\
+         \x20 head@sales.demo.example.com, password {password}.\n\
+         A read-only board for a wall screen (a share link):\n  {public_url}/?share={share}\n\
          A token for the head of marketing (12 h):\n  export TOKEN={token}\n\
          Then try:\n\
          \x20 curl -s -H \"authorization: Bearer $TOKEN\" {public_url}/api/v1/status?format=text\n\
          \x20 curl -s -H \"authorization: Bearer $TOKEN\" {public_url}/api/v1/breaches\n\
          \x20 curl -s -H \"authorization: Bearer $TOKEN\" {public_url}/api/v1/slas/follow-up/violations\n\
-         \x20 curl -s -H \"authorization: Bearer $TOKEN\" {public_url}/api/v1/slas/mql-volume/evaluations\n\
-         Heads sign in as head@marketing.demo.example.com / head@sales.demo.example.com, password {password}.",
+         \x20 curl -s -H \"authorization: Bearer $TOKEN\" {public_url}/api/v1/slas/mql-volume/evaluations",
         count = report.breaches.len(),
         delivered = report.delivered,
         password = crate::demo::DEMO_PASSWORD

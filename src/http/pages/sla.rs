@@ -170,20 +170,20 @@ fn version_row(v: &SlaVersion) -> VersionRow {
     }
 }
 
+/// What the SLA page reads in one go.
+struct Loaded {
+    agreement: Agreement,
+    history: Vec<crate::domain::evaluation::Evaluation>,
+    leads: Option<Vec<Lead>>,
+    breaches: Vec<BreachLink>,
+}
+
 fn load(
     conn: &mut DbConn,
     actor: &Principal,
     key: &str,
     now: DateTime<Utc>,
-) -> Result<
-    (
-        Agreement,
-        Vec<crate::domain::evaluation::Evaluation>,
-        Option<Vec<Lead>>,
-        Vec<BreachLink>,
-    ),
-    AppError,
-> {
+) -> Result<Loaded, AppError> {
     let agreement = service::slas::get(conn, actor, key)?;
     let history = recent_history(conn, actor, key, now)?;
     let response_time = agreement
@@ -236,7 +236,12 @@ fn load(
     } else {
         Vec::new()
     };
-    Ok((agreement, history, leads, breaches))
+    Ok(Loaded {
+        agreement,
+        history,
+        leads,
+        breaches,
+    })
 }
 
 /// The SLA page.
@@ -247,7 +252,12 @@ pub async fn page(
 ) -> PageResult {
     let (key, now) = (key.into_inner(), state.clock.now());
     let actor = viewer.principal.clone();
-    let (agreement, history, leads, breaches) = state
+    let Loaded {
+        agreement,
+        history,
+        leads,
+        breaches,
+    } = state
         .db
         .run(move |conn| load(conn, &actor, &key, now))
         .await?;
