@@ -19,6 +19,7 @@ mod evaluations;
 mod events;
 mod hostile;
 mod lifecycle;
+mod messages;
 mod matrix;
 mod notifications;
 mod operations;
