@@ -87,6 +87,11 @@ impl MessageFacts {
         )
     }
 
+    /// The period in full (see [`period_words`]).
+    pub fn period_words(&self) -> String {
+        period_words(&self.period)
+    }
+
     /// The page to open first: the breach's, else the SLA's.
     pub fn main_link(&self) -> &str {
         self.links.breach.as_deref().unwrap_or(&self.links.sla)
@@ -108,6 +113,19 @@ pub fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// A period in full, each part once: `week 46 of 2026, Mon 9 – Sun 15 Nov 2026, Europe/Berlin`,
+/// but `since Sun 1 Nov 2026, 12:00 UTC` where the label already holds the date and zone.
+pub fn period_words(period: &PeriodName) -> String {
+    let mut words = period.label.clone();
+    for part in [&period.dates, &period.zone] {
+        if !part.is_empty() && !period.label.contains(part.as_str()) {
+            words.push_str(", ");
+            words.push_str(part);
+        }
+    }
+    words
 }
 
 /// A period as a subject names it: `October 2026 (2026-10)`.
@@ -359,7 +377,7 @@ impl Message {
                     f.provider, f.consumer, f.promise
                 ));
                 card.facts(&[
-                    ("Period", f.period.full()),
+                    ("Period", f.period_words()),
                     ("Measured", f.reading.sentence.clone()),
                     ("Target", f.reading.target.clone()),
                     ("Version", f.version.to_string()),
@@ -547,7 +565,7 @@ fn slack_facts(message: &mut SlackMessage, f: &MessageFacts) {
         chat::escape(&f.promise)
     ));
     message.fields(&[
-        ("Period", f.period.full()),
+        ("Period", f.period_words()),
         ("Measured", f.reading.sentence.clone()),
         ("Target", f.reading.target.clone()),
         ("Version", f.version.to_string()),
