@@ -288,6 +288,8 @@ pub async fn compliance_report(
             "compliance_rate",
             "streak_status",
             "streak_periods",
+            "compliance",
+            "streak",
         ]
         .map(String::from)
         .to_vec(),
