@@ -506,6 +506,49 @@ mod tests {
     }
 }
 
+#[cfg(test)]
+mod misses_tests {
+    use super::*;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn start(id: &str, at: &str, stop: Option<&str>) -> StartRecord {
+        StartRecord {
+            subject_id: id.into(),
+            start_at: utc(at),
+            stop_at: stop.map(utc),
+            pauses: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_evidence_lists_late_and_unanswered_starts_most_late_first() {
+        let now = utc("2026-11-10T12:00:00Z");
+        let starts = [
+            start(
+                "in-time",
+                "2026-11-10T08:00:00Z",
+                Some("2026-11-10T09:00:00Z"),
+            ),
+            start("late", "2026-11-10T00:00:00Z", Some("2026-11-10T05:00:00Z")),
+            start("unanswered", "2026-11-10T06:00:00Z", None),
+            start("pending", "2026-11-10T11:00:00Z", None),
+        ];
+        let found = misses(&starts, 4 * 3600, Hours::Always, now);
+        let listed: Vec<_> = found
+            .iter()
+            .map(|m| (m.subject_id.as_str(), m.late_by_secs))
+            .collect();
+        assert_eq!(listed, [("unanswered", 2 * 3600), ("late", 3600)]);
+        assert_eq!(found[0].answered_at, None);
+        assert_eq!(found[0].due_at, Some(utc("2026-11-10T10:00:00Z")));
+    }
+}
+
 /// A judged window as stored and returned.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Evaluation {
@@ -585,4 +628,61 @@ pub fn open_item(
         overdue_secs,
         overdue,
     })
+}
+
+/// A start that was answered late, or not at all by its deadline: the evidence of a breach.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Missed {
+    /// The lead.
+    pub subject_id: String,
+    /// When its clock started.
+    pub started_at: DateTime<Utc>,
+    /// When the threshold ran out (`None` while paused indefinitely).
+    pub due_at: Option<DateTime<Utc>>,
+    /// When it was answered, if it was.
+    pub answered_at: Option<DateTime<Utc>>,
+    /// Counted seconds past the threshold: when answered, or up to `now`.
+    pub late_by_secs: i64,
+}
+
+/// The starts of a window that missed their threshold as of `now`, in the same terms as the
+/// value: answered late, or unanswered past their deadline. Latest first.
+pub fn misses(
+    starts: &[StartRecord],
+    threshold: i64,
+    hours: Hours<'_>,
+    now: DateTime<Utc>,
+) -> Vec<Missed> {
+    let mut found: Vec<Missed> = starts
+        .iter()
+        .filter_map(|start| {
+            let pauses: Vec<_> = start
+                .pauses
+                .iter()
+                .copied()
+                .filter(|&(p, r)| r.is_none_or(|r| r > start.start_at) && p < now)
+                .collect();
+            let due_at = deadline(hours, &pauses, start.start_at, threshold);
+            let late_by_secs = match start.stop_at {
+                Some(stop) => counted(hours, &pauses, start.start_at, stop) - threshold,
+                None => match due_at {
+                    Some(due) if due <= now => hours.seconds_between(due, now),
+                    _ => return None,
+                },
+            };
+            (late_by_secs > 0 || (start.stop_at.is_none() && due_at.is_some())).then(|| Missed {
+                subject_id: start.subject_id.clone(),
+                started_at: start.start_at,
+                due_at,
+                answered_at: start.stop_at,
+                late_by_secs: late_by_secs.max(0),
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| {
+        b.late_by_secs
+            .cmp(&a.late_by_secs)
+            .then(a.started_at.cmp(&b.started_at))
+    });
+    found
 }

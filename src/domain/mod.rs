@@ -11,6 +11,7 @@ pub mod event;
 pub mod identity;
 pub mod message;
 pub mod period;
+pub mod present;
 pub mod sla;
 pub mod validate;
 

@@ -6,14 +6,14 @@ use chrono::{DateTime, Utc};
 use super::{Page, PageRequest, audit};
 use crate::auth::Principal;
 use crate::auth::policy::Action;
-use crate::domain::agreement::Agreement;
+use crate::domain::agreement::{Agreement, SlaVersion};
 use crate::domain::breach::{Breach, BreachStatus};
 use crate::domain::duration::Span;
 use crate::domain::evaluation::{Evaluation, Status};
 use crate::domain::identity::{Role, Team};
 use crate::domain::message::{EvidenceLines, MessageFacts, MessageLinks};
 use crate::domain::present;
-use crate::domain::sla::{Definition, Notice, Window};
+use crate::domain::sla::{Notice, Window};
 use crate::error::AppError;
 use crate::service::notify::{self, When};
 use crate::service::evidence;
@@ -27,6 +27,27 @@ pub struct Links {
     pub public_url: String,
 }
 
+impl Links {
+    fn page(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url.trim_end_matches('/'))
+    }
+
+    /// The board of the web workspace.
+    pub fn board(&self) -> String {
+        self.page("/")
+    }
+
+    /// An SLA's page: its definition, versions, history and overdue leads.
+    pub fn sla(&self, key: &str) -> String {
+        self.page(&format!("/slas/{key}"))
+    }
+
+    /// A breach's page: its evidence, timeline and the actions the viewer may take.
+    pub fn breach(&self, id: &str) -> String {
+        self.page(&format!("/breaches/{id}"))
+    }
+}
+
 /// The facts of a message about `agreement` for one window: the period and the value as
 /// people say them, and, for a breach or a period at risk, the evidence behind the value.
 #[allow(clippy::too_many_arguments)]
@@ -34,16 +55,17 @@ pub fn facts(
     conn: &mut DbConn,
     kind: &'static str,
     agreement: &Agreement,
-    definition: &Definition,
+    version: &SlaVersion,
     evaluation: &Evaluation,
     breach_id: Option<&str>,
     links: &Links,
     now: DateTime<Utc>,
 ) -> Result<MessageFacts, AppError> {
+    let definition = &version.definition;
     let evidence = if matches!(kind, "breach.opened" | "breach.reminder" | "sla.at_risk") {
         let found = evidence::for_window(
             conn,
-            definition,
+            version,
             evaluation.period_start,
             evaluation.period_end,
             now,
@@ -182,7 +204,7 @@ pub fn follow(
                         conn,
                         "breach.opened",
                         agreement,
-                        definition,
+                        version,
                         evaluation,
                         Some(&breach.id),
                         links,
@@ -220,7 +242,7 @@ pub fn follow(
                         conn,
                         "breach.opened",
                         agreement,
-                        definition,
+                        version,
                         evaluation,
                         Some(&breach.id),
                         links,
@@ -268,7 +290,7 @@ pub fn follow(
                             conn,
                             kind,
                             agreement,
-                            definition,
+                            version,
                             evaluation,
                             Some(&breach.id),
                             links,
@@ -291,7 +313,7 @@ pub fn follow(
                     conn,
                     "sla.recovered",
                     agreement,
-                    definition,
+                    version,
                     evaluation,
                     None,
                     links,
@@ -312,7 +334,7 @@ pub fn follow(
                     conn,
                     "sla.at_risk",
                     agreement,
-                    definition,
+                    version,
                     evaluation,
                     None,
                     links,
@@ -361,7 +383,7 @@ pub fn announce_backfill(
         conn,
         "sla.backfilled",
         agreement,
-        definition,
+        version,
         last,
         None,
         links,
@@ -501,7 +523,7 @@ fn remind_one(
         conn,
         "breach.reminder",
         &agreement,
-        &version.definition,
+        version,
         &evaluation,
         Some(&breach.id),
         links,
@@ -665,7 +687,7 @@ pub fn handle(
                 conn,
                 action,
                 &agreement,
-                &version.definition,
+                version,
                 &evaluation,
                 Some(&breach.id),
                 links,

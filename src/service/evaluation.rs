@@ -182,7 +182,7 @@ pub fn calendar_of(
 
 /// The calendar a signed version is judged by: the one kept with it when it was signed (only
 /// versions signed before calendars were kept read the calendar as it is now).
-fn calendar_of_version(
+pub fn calendar_of_version(
     conn: &mut DbConn,
     version: &SlaVersion,
 ) -> Result<Option<Calendar>, AppError> {

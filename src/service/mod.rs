@@ -5,6 +5,7 @@ pub mod breaches;
 pub mod calendars;
 pub mod evaluation;
 pub mod events;
+pub mod evidence;
 pub mod notify;
 pub mod reports;
 pub mod service_tokens;
