@@ -256,9 +256,8 @@ impl AdaptiveCard {
 
     /// A paragraph (Teams markdown).
     pub fn text(&mut self, text: &str) {
-        self.body.push(
-            json!({"type": "TextBlock", "text": cut(text, MAX_CARD_TEXT), "wrap": true}),
-        );
+        self.body
+            .push(json!({"type": "TextBlock", "text": cut(text, MAX_CARD_TEXT), "wrap": true}));
     }
 
     /// Labelled facts.
@@ -322,7 +321,9 @@ pub(crate) fn slack_violations(body: &Value) -> Vec<String> {
     for (i, block) in blocks.iter().enumerate() {
         match block["type"].as_str() {
             Some("header") => {
-                if block["text"]["type"] != "plain_text" || chars(&block["text"]["text"]) > MAX_HEADER {
+                if block["text"]["type"] != "plain_text"
+                    || chars(&block["text"]["text"]) > MAX_HEADER
+                {
                     problems.push(format!("block {i}: header"));
                 }
                 total += chars(&block["text"]["text"]);
@@ -334,18 +335,23 @@ pub(crate) fn slack_violations(body: &Value) -> Vec<String> {
                 }
                 total += text;
                 let fields = block["fields"].as_array().cloned().unwrap_or_default();
-                if fields.len() > MAX_FIELDS || fields.iter().any(|f| chars(&f["text"]) > MAX_FIELD) {
+                if fields.len() > MAX_FIELDS || fields.iter().any(|f| chars(&f["text"]) > MAX_FIELD)
+                {
                     problems.push(format!("block {i}: fields"));
                 }
                 total += fields.iter().map(|f| chars(&f["text"])).sum::<usize>();
-                if let Some(button) = block.get("accessory") && chars(&button["text"]["text"]) > MAX_BUTTON_TEXT {
+                if let Some(button) = block.get("accessory")
+                    && chars(&button["text"]["text"]) > MAX_BUTTON_TEXT
+                {
                     problems.push(format!("block {i}: button"));
                 }
             }
             Some("actions") => {
                 let elements = block["elements"].as_array().cloned().unwrap_or_default();
                 if elements.len() > MAX_ACTIONS
-                    || elements.iter().any(|e| chars(&e["text"]["text"]) > MAX_BUTTON_TEXT || chars(&e["url"]) > MAX_URL)
+                    || elements.iter().any(|e| {
+                        chars(&e["text"]["text"]) > MAX_BUTTON_TEXT || chars(&e["url"]) > MAX_URL
+                    })
                 {
                     problems.push(format!("block {i}: actions"));
                 }
@@ -369,7 +375,10 @@ mod tests {
         let cut_text = cut(&escape(&"a&".repeat(10)), 8);
         assert!(cut_text.ends_with('…') && !cut_text.contains("&a…") && !cut_text.contains("&am…"));
         assert_eq!(cut("short", 10), "short");
-        assert_eq!(cut(&"x".repeat(200), MAX_HEADER).chars().count(), MAX_HEADER);
+        assert_eq!(
+            cut(&"x".repeat(200), MAX_HEADER).chars().count(),
+            MAX_HEADER
+        );
     }
 
     #[test]
@@ -389,6 +398,9 @@ mod tests {
         let blocks = body["blocks"].as_array().unwrap();
         assert!(blocks.len() <= MAX_BLOCKS);
         let last_list = blocks[blocks.len() - 3]["text"]["text"].as_str().unwrap();
-        assert!(last_list.starts_with("and ") && last_list.contains("more"), "{last_list}");
+        assert!(
+            last_list.starts_with("and ") && last_list.contains("more"),
+            "{last_list}"
+        );
     }
 }

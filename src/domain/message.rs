@@ -372,10 +372,7 @@ impl Message {
         match self {
             Self::One(f) => {
                 card.title(&format!("{}: {}", f.label(), f.sla_name));
-                card.text(&format!(
-                    "{} → {}. {}",
-                    f.provider, f.consumer, f.promise
-                ));
+                card.text(&format!("{} → {}. {}", f.provider, f.consumer, f.promise));
                 card.facts(&[
                     ("Period", f.period_words()),
                     ("Measured", f.reading.sentence.clone()),
@@ -389,11 +386,7 @@ impl Message {
                     card.text(pace);
                 }
                 if !f.evidence.missed.is_empty() {
-                    card.list(
-                        "Missed",
-                        &f.evidence.missed,
-                        f.evidence.more,
-                    );
+                    card.list("Missed", &f.evidence.missed, f.evidence.more);
                 }
                 card.text(&format!("**What to do next:** {}", f.next()));
                 if let Some(breach) = &f.links.breach {
@@ -498,7 +491,9 @@ impl MessageFacts {
                 target: text(&reading["target"])?,
                 met: reading["met"].as_bool(),
             },
-            version: sla["version"].as_i64().and_then(|v| i32::try_from(v).ok())?,
+            version: sla["version"]
+                .as_i64()
+                .and_then(|v| i32::try_from(v).ok())?,
             breach_id: text(&data["breach"]["id"]),
             evidence: EvidenceLines {
                 missed: evidence["missed"]
@@ -652,7 +647,9 @@ pub(crate) mod tests {
             sla_name: "MQL volume".into(),
             provider: "marketing".into(),
             consumer: "sales".into(),
-            promise: "Marketing delivers at least 20 lead.qualified events each month, Europe/Berlin".into(),
+            promise:
+                "Marketing delivers at least 20 lead.qualified events each month, Europe/Berlin"
+                    .into(),
             period: PeriodName {
                 label: "November 2026".into(),
                 dates: "Sun 1 – Mon 30 Nov 2026".into(),
@@ -705,7 +702,11 @@ pub(crate) mod tests {
     fn summary(kind: &'static str, n: usize, name_len: usize) -> Summary {
         let items = (0..n)
             .map(|i| {
-                let mut f = if i % 2 == 0 { facts("breach.opened") } else { at_risk() };
+                let mut f = if i % 2 == 0 {
+                    facts("breach.opened")
+                } else {
+                    at_risk()
+                };
                 if kind == "breach.summary" {
                     f.kind = "breach.opened";
                     f.breach_id = Some(format!("b-{i:03}"));
@@ -744,13 +745,17 @@ pub(crate) mod tests {
     fn every_message_type_on_every_channel() {
         let mut disputed = facts("breach.disputed");
         disputed.evidence = EvidenceLines::default();
-        disputed.extra = Some("Disputed by head@sales.example.com: the CRM lost a day of data".into());
+        disputed.extra =
+            Some("Disputed by head@sales.example.com: the CRM lost a day of data".into());
         let messages = [
             ("breach_opened", Message::One(facts("breach.opened"))),
             ("breach_reminder", Message::One(facts("breach.reminder"))),
             ("breach_disputed", Message::One(disputed)),
             ("sla_at_risk", Message::One(at_risk())),
-            ("breach_summary", Message::Many(summary("breach.summary", 3, 0))),
+            (
+                "breach_summary",
+                Message::Many(summary("breach.summary", 3, 0)),
+            ),
             ("digest_daily", Message::Many(summary("digest.daily", 2, 0))),
         ];
         for (name, message) in messages {
@@ -800,7 +805,11 @@ pub(crate) mod tests {
                 let blocks = slack["blocks"].as_array().map(Vec::len).unwrap_or(0);
                 assert_eq!(blocks, chat::MAX_BLOCKS.min(blocks), "{blocks}");
                 let text = slack.to_string();
-                assert!(text.contains("more: <https://accord.example.com/|see them all>"), "{}", s.kind);
+                assert!(
+                    text.contains("more: <https://accord.example.com/|see them all>"),
+                    "{}",
+                    s.kind
+                );
             }
         }
     }

@@ -84,10 +84,10 @@ impl Deliverer {
             .from(self.from.clone())
             .to(to)
             .subject(&message.subject)
-            .message_id(Some(header("Message-ID").map_or_else(
-                || format!("<{}@accord>", message.id),
-                str::to_string,
-            )))
+            .message_id(Some(
+                header("Message-ID")
+                    .map_or_else(|| format!("<{}@accord>", message.id), str::to_string),
+            ))
             .date(message.created_at.into())
             .header(AutoSubmitted);
         if let Some(parent) = header("In-Reply-To") {

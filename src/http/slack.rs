@@ -14,13 +14,13 @@ use crate::domain::breach::BreachStatus;
 use crate::domain::chat::{Line, SlackMessage, escape};
 use crate::domain::message::period_short;
 use crate::domain::present;
-use crate::service::breaches::Links;
-use crate::service::reports::StatusLine;
-use crate::store::breaches::BreachFilter;
-use crate::store::{self, DbConn};
 use crate::error::AppError;
 use crate::service;
+use crate::service::breaches::Links;
+use crate::service::reports::StatusLine;
 use crate::startup::AppState;
+use crate::store::breaches::BreachFilter;
+use crate::store::{self, DbConn};
 
 /// Requests older (or newer) than this are refused, so a captured request cannot be replayed.
 const MAX_SKEW_SECS: i64 = 300;
@@ -96,11 +96,10 @@ fn unknown(
         .into_iter()
         .map(|t| format!("`{}`", escape(&t.slug)))
         .collect();
-    let slas: Vec<String> =
-        service::reports::board(conn, &Principal::System, None, now)?
-            .into_iter()
-            .map(|l| format!("`{}`", escape(&l.sla)))
-            .collect();
+    let slas: Vec<String> = service::reports::board(conn, &Principal::System, None, now)?
+        .into_iter()
+        .map(|l| format!("`{}`", escape(&l.sla)))
+        .collect();
     let intro = format!("There is no {what} called `{}`.", escape(name));
     let mut message = SlackMessage::new(&format!(
         "Unknown {what}: {name}. Teams: {}. SLAs: {}.",
@@ -116,7 +115,11 @@ fn unknown(
     lines.push(Line {
         text: format!(
             "*SLAs:* {}",
-            if slas.is_empty() { "none yet".to_string() } else { slas.join(", ") }
+            if slas.is_empty() {
+                "none yet".to_string()
+            } else {
+                slas.join(", ")
+            }
         ),
         button: None,
     });
@@ -147,12 +150,13 @@ fn status_line(line: &StatusLine, links: &Links) -> (Line, String) {
         .map(|e| format!(" ({e})"))
         .unwrap_or_default();
     let plain = format!(
-        "{} ({} → {}) — {status}{error}: {reading}{overdue}",
-        line.name, line.provider, line.consumer
+        "{} ({}, {} → {}) — {status}{error}: {reading}{overdue}",
+        line.name, line.sla, line.provider, line.consumer
     );
     let text = format!(
-        "*{}* ({} → {}) — {}{}\n{}{}",
+        "*{}* (`{}`, {} → {}) — {}{}\n{}{}",
         escape(&line.name),
+        escape(&line.sla),
         escape(&line.provider),
         escape(&line.consumer),
         escape(status),
@@ -216,8 +220,8 @@ fn live_breaches(conn: &mut DbConn, links: &Links) -> Result<(Vec<Line>, Vec<Str
                 (
                     definition.name.clone(),
                     format!(
-                        "{} → {}",
-                        agreement.sla.provider.slug, agreement.sla.consumer.slug
+                        "{}, {} → {}",
+                        agreement.sla.key, agreement.sla.provider.slug, agreement.sla.consumer.slug
                     ),
                     format!(
                         "{}: {}; target {}",
@@ -305,7 +309,12 @@ pub async fn slack_command(
                         .filter(|l| sla.as_ref().is_none_or(|sla| l.sla == *sla))
                         .map(|l| status_line(l, &links))
                         .unzip();
-                    Ok(answer("Where the agreements stand", &lines, &plain, &links.board()))
+                    Ok(answer(
+                        "Where the agreements stand",
+                        &lines,
+                        &plain,
+                        &links.board(),
+                    ))
                 })
                 .await?
         }
@@ -314,7 +323,12 @@ pub async fn slack_command(
                 .db
                 .run(move |conn| {
                     let (lines, plain) = live_breaches(conn, &links)?;
-                    Ok(answer("Breaches that need someone", &lines, &plain, &links.board()))
+                    Ok(answer(
+                        "Breaches that need someone",
+                        &lines,
+                        &plain,
+                        &links.board(),
+                    ))
                 })
                 .await?
         }
@@ -352,7 +366,12 @@ pub async fn slack_command(
                                 button: None,
                             })
                             .collect();
-                        answer(&format!("Overdue for {sla}"), &lines, &plain, &links.sla(&sla))
+                        answer(
+                            &format!("Overdue for {sla}"),
+                            &lines,
+                            &plain,
+                            &links.sla(&sla),
+                        )
                     }
                     Err(AppError::NotFound(_)) => {
                         state
@@ -361,7 +380,8 @@ pub async fn slack_command(
                             .await?
                     }
                     Err(AppError::Conflict(detail)) => {
-                        let mut message = SlackMessage::new(&format!("Not a response-time SLA\n{detail}"));
+                        let mut message =
+                            SlackMessage::new(&format!("Not a response-time SLA\n{detail}"));
                         message.header("Not a response-time SLA");
                         message.section(&escape(&detail));
                         message.into_json(true)
@@ -411,12 +431,20 @@ mod tests {
                 )
             })
             .unzip();
-        let body = answer("Where the agreements stand", &lines, &plain, "https://accord.example.com/");
+        let body = answer(
+            "Where the agreements stand",
+            &lines,
+            &plain,
+            "https://accord.example.com/",
+        );
         let problems = crate::domain::chat::slack_violations(&body);
         assert!(problems.is_empty(), "{problems:?}");
         let blocks = body["blocks"].as_array().unwrap();
         let last = blocks.last().unwrap()["text"]["text"].as_str().unwrap();
-        assert!(last.starts_with("and ") && last.ends_with("|see them all>"), "{last}");
+        assert!(
+            last.starts_with("and ") && last.ends_with("|see them all>"),
+            "{last}"
+        );
         assert!(body["text"].as_str().unwrap().chars().count() <= 3000);
         assert!(!body.to_string().contains("<&>"), "mrkdwn is escaped");
     }

@@ -98,7 +98,7 @@ pub struct StatusQuery {
 }
 
 /// One line per SLA, the period and value as people say them:
-/// `mql-volume (marketing → sales) November 2026 (2026-11): 9 lead.qualified events; target at least 20: At risk`.
+/// `mql-volume (marketing → sales) November 2026 (2026-11): 9 lead.qualified; target at least 20 — At risk`.
 pub(crate) fn text_line(line: &StatusLine) -> String {
     let e = line.evaluation.as_ref();
     let status = match &line.error {
@@ -124,7 +124,7 @@ pub(crate) fn text_line(line: &StatusLine) -> String {
         ""
     };
     format!(
-        "{} ({} → {}){measured}: {status}{overdue}{stale}",
+        "{} ({} → {}){measured} — {status}{overdue}{stale}",
         line.sla, line.provider, line.consumer,
     )
 }
@@ -309,7 +309,9 @@ pub async fn compliance_report(
                 opt(r.compliance_rate.map(|v| format!("{v:.4}"))),
                 opt(r.streak_status.clone()),
                 opt(r.streak_periods.map(|n| n.to_string())),
-                opt(r.compliance_rate.map(|v| format!("{} %", present::number(v * 100.0)))),
+                opt(r
+                    .compliance_rate
+                    .map(|v| format!("{} %", present::number(v * 100.0)))),
                 match (&r.streak_status, r.streak_periods) {
                     (Some(status), Some(n)) => format!(
                         "{n} {} {}",

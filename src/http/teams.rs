@@ -10,7 +10,9 @@ use super::pagination::{ListResponse, PageParams};
 use crate::auth::Principal;
 use crate::domain::identity::{Digest, Team, WebhookKind};
 use crate::error::{AppError, Problem};
-use crate::service::{self, teams::DigestInput, teams::NewTeam, teams::TeamChanges, teams::TeamView};
+use crate::service::{
+    self, teams::DigestInput, teams::NewTeam, teams::TeamChanges, teams::TeamView,
+};
 use crate::startup::AppState;
 
 /// A new team.

@@ -15,8 +15,8 @@ use crate::domain::message::{EvidenceLines, MessageFacts, MessageLinks};
 use crate::domain::present;
 use crate::domain::sla::{Notice, Window};
 use crate::error::AppError;
-use crate::service::notify::{self, When};
 use crate::service::evidence;
+use crate::service::notify::{self, When};
 use crate::store::breaches::BreachFilter;
 use crate::store::{self, DbConn, new_id, write_tx};
 

@@ -32,20 +32,36 @@ pub fn mail_host(board: &str) -> String {
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
     let host = if host.starts_with('[') {
-        host.trim_start_matches('[').split(']').next().unwrap_or_default()
+        host.trim_start_matches('[')
+            .split(']')
+            .next()
+            .unwrap_or_default()
     } else {
         host.split(':').next().unwrap_or_default()
     };
-    if host.is_empty() { "accord.invalid".into() } else { host.to_ascii_lowercase() }
+    if host.is_empty() {
+        "accord.invalid".into()
+    } else {
+        host.to_ascii_lowercase()
+    }
 }
 
 /// The left-hand side of a Message-ID made from a cause (`breach.opened:<id>` → `breach.opened.<id>`).
 fn id_part(cause: &str) -> String {
     let part: String = cause
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_".contains(c) { c } else { '.' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_".contains(c) {
+                c
+            } else {
+                '.'
+            }
+        })
         .collect();
-    part.split('.').filter(|p| !p.is_empty()).collect::<Vec<_>>().join(".")
+    part.split('.')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// The Message-ID of a breach's opening mail, the root every later mail about it threads under.
@@ -61,12 +77,19 @@ fn mail_headers(message: &Message, cause: &str) -> Map<String, Value> {
     };
     let host = mail_host(board);
     let mut headers = Map::new();
-    headers.insert("Message-ID".into(), json!(format!("<{}@{host}>", id_part(cause))));
+    headers.insert(
+        "Message-ID".into(),
+        json!(format!("<{}@{host}>", id_part(cause))),
+    );
     match message {
         Message::One(f) => {
             headers.insert(
                 "List-Id".into(),
-                json!(format!("{} <{}.accord.{host}>", f.sla_key, id_part(&f.sla_key))),
+                json!(format!(
+                    "{} <{}.accord.{host}>",
+                    f.sla_key,
+                    id_part(&f.sla_key)
+                )),
             );
             if let Some(breach) = &f.breach_id {
                 let root = breach_thread(breach, &host);
@@ -79,7 +102,11 @@ fn mail_headers(message: &Message, cause: &str) -> Map<String, Value> {
         Message::Many(s) => {
             headers.insert(
                 "List-Id".into(),
-                json!(format!("{} <{}.teams.accord.{host}>", s.team, id_part(&s.team))),
+                json!(format!(
+                    "{} <{}.teams.accord.{host}>",
+                    s.team,
+                    id_part(&s.team)
+                )),
             );
         }
     }
@@ -286,7 +313,9 @@ fn release_batch(
         let ids: Vec<String> = held.iter().map(|h| h.id.clone()).collect();
         if !store::held::release(conn, &ids, &cause)? {
             // Another replica released some of them first: this attempt writes nothing.
-            return Err(AppError::Conflict("held messages released elsewhere".into()));
+            return Err(AppError::Conflict(
+                "held messages released elsewhere".into(),
+            ));
         }
         enqueue_to_team(conn, &message, &team, &cause, now)
     });
@@ -355,7 +384,10 @@ pub fn evaluation_failed(
         sla_name: key.clone(),
         provider: sla.provider.slug.clone(),
         consumer: sla.consumer.slug.clone(),
-        promise: format!("{key}, between {} and {}", sla.provider.slug, sla.consumer.slug),
+        promise: format!(
+            "{key}, between {} and {}",
+            sla.provider.slug, sla.consumer.slug
+        ),
         period: since(since_at),
         reading: crate::domain::present::Reading {
             value: "not evaluated".into(),
@@ -377,7 +409,10 @@ pub fn evaluation_failed(
         .into_iter()
         .map(|email| (email, None))
         .collect();
-    let dedupe = format!("sla.evaluation_failed:{key}:{}", since_at.timestamp_micros());
+    let dedupe = format!(
+        "sla.evaluation_failed:{key}:{}",
+        since_at.timestamp_micros()
+    );
     to_people(conn, &facts, &admins, &dedupe, now)
 }
 

@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::present::{self, PeriodName, Reading};
 use crate::auth::Principal;
 use crate::auth::policy::Action;
 use crate::domain::evaluation::{Evaluation, Status};
+use crate::domain::present::{self, PeriodName, Reading};
 use crate::domain::sla::Metric;
 use crate::error::AppError;
 use crate::store::slas::SlaFilter;

@@ -119,7 +119,8 @@ pub fn update(conn: &mut DbConn, before: &Team, after: &Team) -> QueryResult<()>
         digest_timezone: (before.digest != after.digest)
             .then(|| after.digest.as_ref().map(|d| d.timezone.name().to_string())),
         // A digest starts with the next digest hour, not at once.
-        digest_sent_at: (before.digest != after.digest).then_some(Some(to_db_time(after.updated_at))),
+        digest_sent_at: (before.digest != after.digest)
+            .then_some(Some(to_db_time(after.updated_at))),
         updated_at: to_db_time(after.updated_at),
     };
     diesel::update(teams::table.find(&after.id))

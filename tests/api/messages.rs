@@ -128,6 +128,11 @@ impl Mime {
     }
 }
 
+/// The decoded text part of a received mail.
+pub(crate) fn text_part(mail: &Received) -> String {
+    mime(mail).part("text/plain").to_string()
+}
+
 /// The teams, their heads, and `mql` (marketing → sales, at least 4 qualified leads a month,
 /// UTC) breached for October 2026 by an evaluation on 1 November. `before` sets the teams up
 /// (webhooks, digests) before anything is sent.
@@ -156,8 +161,12 @@ async fn breached_october(app: &TestApp, teams: &[(&str, Value)]) -> (Account, A
         )
         .await;
         expect_status(
-            app.post(&format!("/api/v1/slas/{key}/approve"), &sales.token, &json!({}))
-                .await,
+            app.post(
+                &format!("/api/v1/slas/{key}/approve"),
+                &sales.token,
+                &json!({}),
+            )
+            .await,
             StatusCode::OK,
         )
         .await;
@@ -238,7 +247,8 @@ async fn a_breach_mail_has_both_parts_and_threads_what_follows(backend: Backend)
         ],
     )
     .await;
-    let (_, sales, id) = breached_october(&app, &[("marketing", Value::Null), ("sales", Value::Null)]).await;
+    let (_, sales, id) =
+        breached_october(&app, &[("marketing", Value::Null), ("sales", Value::Null)]).await;
     let opened = sink.wait_for("[accord] BREACHED", 2).await;
     let mail = mime(&opened[0]);
     let root = format!("<breach.opened.{id}@accord.test>");
@@ -250,7 +260,11 @@ async fn a_breach_mail_has_both_parts_and_threads_what_follows(backend: Backend)
         mail.header("List-Id")
     );
     assert!(!mail.headers.contains_key("in-reply-to"));
-    assert!(opened[0].subject().contains("(2026-10)"), "{}", opened[0].subject());
+    assert!(
+        opened[0].subject().contains("(2026-10)"),
+        "{}",
+        opened[0].subject()
+    );
     let text = mail.part("text/plain");
     let html = mail.part("text/html");
     let breach_page = format!("{PUBLIC}/breaches/{id}");
@@ -322,7 +336,9 @@ async fn a_breach_mail_has_both_parts_and_threads_what_follows(backend: Backend)
                 .output()
                 .is_ok_and(|o| o.status.success())
         })
-        .expect("the mail rendering test needs Debian's chromium package (scripts/test installs it)");
+        .expect(
+            "the mail rendering test needs Debian's chromium package (scripts/test installs it)",
+        );
     let profile = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(chromium)
         .args([
@@ -382,7 +398,11 @@ async fn receiver() -> (String, Posts) {
 }
 
 /// The first post to `path` whose body holds `needle`.
-async fn wait_for_post(seen: &Posts, path: &str, needle: &str) -> (BTreeMap<String, String>, String) {
+async fn wait_for_post(
+    seen: &Posts,
+    path: &str,
+    needle: &str,
+) -> (BTreeMap<String, String>, String) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         if let Some((_, headers, body)) = seen
@@ -393,7 +413,10 @@ async fn wait_for_post(seen: &Posts, path: &str, needle: &str) -> (BTreeMap<Stri
         {
             return (headers.clone(), body.clone());
         }
-        assert!(std::time::Instant::now() < deadline, "nothing posted to {path}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing posted to {path}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
@@ -447,7 +470,10 @@ async fn teams_and_generic_webhooks_are_posted_as_their_kind_asks(backend: Backe
     let card: Value = serde_json::from_str(&card).unwrap();
     assert_eq!(card["type"], "message");
     let attachment = &card["attachments"][0];
-    assert_eq!(attachment["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(
+        attachment["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
     assert_eq!(attachment["content"]["type"], "AdaptiveCard");
     assert_eq!(attachment["content"]["version"], "1.4");
     assert!(
@@ -480,7 +506,12 @@ async fn teams_and_generic_webhooks_are_posted_as_their_kind_asks(backend: Backe
     assert_eq!(body["data"]["breach"]["id"], id.as_str());
     assert_eq!(body["data"]["breach"]["url"], breach_page.as_str());
     assert_eq!(body["data"]["period"]["code"], "2026-10");
-    assert!(body["data"]["next"].as_str().unwrap().contains("acknowledges"));
+    assert!(
+        body["data"]["next"]
+            .as_str()
+            .unwrap()
+            .contains("acknowledges")
+    );
 }
 
 async fn one_cycle_sends_each_team_one_summary_and_digests_wait_for_their_hour(backend: Backend) {
@@ -492,7 +523,12 @@ async fn one_cycle_sends_each_team_one_summary_and_digests_wait_for_their_hour(b
     sink.wait_for("[accord] BREACHED", 2).await;
     // A breach found alone in a cycle goes out as its own mail.
     cycle(&app, "2026-11-01T12:30:00Z", "240h");
-    assert_eq!(sink.wait_for("[accord] BREACHED: MQL volume <mql-2>", 2).await.len(), 2);
+    assert_eq!(
+        sink.wait_for("[accord] BREACHED: MQL volume <mql-2>", 2)
+            .await
+            .len(),
+        2
+    );
 
     // Two SLAs breached in one cycle: one summary per team.
     let marketing = app.create_user(Some("marketing"), "head").await;
@@ -501,9 +537,18 @@ async fn one_cycle_sends_each_team_one_summary_and_digests_wait_for_their_hour(b
         let sla = json!({"key": key, "name": format!("SQL {key}"), "provider": "marketing", "consumer": "sales",
             "metric": {"kind": "count", "event": "lead.sql"}, "objective": {"op": ">=", "target": 1},
             "window": {"kind": "calendar", "period": "day", "timezone": "UTC"}});
-        expect_status(app.post("/api/v1/slas", &marketing.token, &sla).await, StatusCode::CREATED).await;
         expect_status(
-            app.post(&format!("/api/v1/slas/{key}/approve"), &sales.token, &json!({})).await,
+            app.post("/api/v1/slas", &marketing.token, &sla).await,
+            StatusCode::CREATED,
+        )
+        .await;
+        expect_status(
+            app.post(
+                &format!("/api/v1/slas/{key}/approve"),
+                &sales.token,
+                &json!({}),
+            )
+            .await,
             StatusCode::OK,
         )
         .await;
@@ -515,7 +560,10 @@ async fn one_cycle_sends_each_team_one_summary_and_digests_wait_for_their_hour(b
     assert_eq!(to, ["marketing@example.com", "sales@example.com"]);
     let summary = mime(&summaries[0]);
     let text = summary.part("text/plain");
-    assert!(text.contains("SQL sql-a") && text.contains("SQL sql-b"), "{text}");
+    assert!(
+        text.contains("SQL sql-a") && text.contains("SQL sql-b"),
+        "{text}"
+    );
     assert_eq!(
         links_in(text)
             .iter()
@@ -553,9 +601,15 @@ async fn one_cycle_sends_each_team_one_summary_and_digests_wait_for_their_hour(b
         !still_open.is_empty() && still_open.iter().all(|to| to == &["marketing@example.com"]),
         "{still_open:?}"
     );
-    assert_eq!(digests(&sink), before, "before 08:00 in Berlin, sales hears nothing");
+    assert_eq!(
+        digests(&sink),
+        before,
+        "before 08:00 in Berlin, sales hears nothing"
+    );
     cycle(&app, "2026-11-03T07:05:00Z", "12h");
-    let sent = sink.wait_for("[accord] DAILY DIGEST for sales", before + 1).await;
+    let sent = sink
+        .wait_for("[accord] DAILY DIGEST for sales", before + 1)
+        .await;
     let digest = mime(sent.last().unwrap());
     assert_eq!(sent.last().unwrap().to, ["sales@example.com"]);
     assert!(digest.part("text/plain").contains("STILL OPEN"));
@@ -576,7 +630,10 @@ async fn every_link_in_every_message_opens_for_a_signed_in_person(backend: Backe
         &app,
         &[
             ("marketing", json!({"webhook_url": format!("{base}/slack")})),
-            ("sales", json!({"webhook_url": format!("{base}/teams"), "webhook_kind": "teams"})),
+            (
+                "sales",
+                json!({"webhook_url": format!("{base}/teams"), "webhook_kind": "teams"}),
+            ),
         ],
     )
     .await;
@@ -614,7 +671,9 @@ async fn every_link_in_every_message_opens_for_a_signed_in_person(backend: Backe
     links.sort();
     links.dedup();
     assert!(
-        links.iter().any(|l| l.ends_with(&format!("/breaches/{id}")))
+        links
+            .iter()
+            .any(|l| l.ends_with(&format!("/breaches/{id}")))
             && links.iter().any(|l| l.ends_with("/slas/mql")),
         "{links:?}"
     );
@@ -629,8 +688,11 @@ async fn every_link_in_every_message_opens_for_a_signed_in_person(backend: Backe
         .post(app.url("/sign-in"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(
-            serde_urlencoded::to_string([("email", marketing.email.as_str()), ("password", PASSWORD)])
-                .unwrap(),
+            serde_urlencoded::to_string([
+                ("email", marketing.email.as_str()),
+                ("password", PASSWORD),
+            ])
+            .unwrap(),
         )
         .send()
         .await
