@@ -180,6 +180,9 @@ impl Application {
 }
 
 fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    // Built once, outside the factory, so every worker encrypts with the same key.
+    let session_key = state.jwt.session_key();
+    let secure_cookies = state.config.public_url.starts_with("https://");
     let server = HttpServer::new(move || {
         let (app, api) = App::new()
             .into_utoipa_app()
@@ -194,7 +197,6 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                 "/api/v1/openapi.json",
                 web::get().to(http::openapi::serve_openapi),
             )
-            .route("/", web::get().to(http::page::status_page))
             .service(
                 scope("/api/v1")
                     .service(http::auth::issue_token)
@@ -245,8 +247,14 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .split_for_parts();
         let document = web::Data::new(api);
         app.app_data(document)
+            .configure(http::pages::routes)
             .default_service(web::to(http::not_found))
-            // Innermost: the caller is known before any extractor reads a body.
+            // Innermost: the web workspace's session, read only by pages.
+            .wrap(crate::auth::session::middleware(
+                session_key.clone(),
+                secure_cookies,
+            ))
+            // The caller is known before any extractor reads a body.
             .wrap(from_fn(crate::auth::authenticate_first))
             // Inside `observe`, so that refused requests are counted too.
             .wrap(from_fn(http::refuse_nul_in_url))

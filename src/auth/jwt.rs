@@ -33,12 +33,14 @@ pub struct TokenSubject {
     pub generation: i32,
 }
 
-/// Signs and checks access tokens with one shared secret.
+/// Signs and checks access tokens with one shared secret, and holds the key of the web
+/// workspace's session cookies derived from the same secret.
 #[derive(Clone)]
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    session: actix_web::cookie::Key,
 }
 
 impl JwtKeys {
@@ -54,7 +56,13 @@ impl JwtKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            session: super::session::cookie_key(secret),
         }
+    }
+
+    /// The key that encrypts session cookies (replicas sharing the secret share it).
+    pub fn session_key(&self) -> actix_web::cookie::Key {
+        self.session.clone()
     }
 
     /// A token for `user`, valid from `now` for `ttl`.

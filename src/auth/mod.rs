@@ -4,6 +4,7 @@ pub mod credentials;
 pub mod jwt;
 pub mod passwords;
 pub mod policy;
+pub mod session;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -145,51 +146,31 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         })
 }
 
-/// Who looks at a page: a signed-in person, or a wall screen holding a read-only share link
-/// (`?share=<service token>`, a token with the `status:read` scope). Pages answer to nobody else.
-#[derive(Clone, Debug)]
-pub struct PageViewer(pub Principal);
+/// The token of a share link (`?share=<service token>`), taken out of the URL by
+/// [`take_share_token`]; `None` when the request has none.
+pub fn share_token(req: &HttpRequest) -> Option<String> {
+    req.extensions_mut()
+        .remove::<ShareToken>()
+        .map(|ShareToken(token)| token)
+}
 
-impl FromRequest for PageViewer {
-    type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let share = req
-            .extensions_mut()
-            .remove::<ShareToken>()
-            .map(|ShareToken(token)| token);
-        let bearer_outcome = req.extensions_mut().remove::<Authenticated>();
-        Box::pin(async move {
-            let state = state.ok_or_else(|| anyhow::anyhow!("application state missing"))?;
-            let viewer = match (bearer_outcome, share) {
-                (Some(Authenticated(outcome)), _) => outcome?,
-                (None, Some(token)) if credentials::is_service_token(&token) => {
-                    authenticate(&state, token).await?
-                }
-                (None, Some(_)) => {
-                    return Err(AppError::Unauthorized(
-                        "a share link holds a service token with the status:read scope",
-                    ));
-                }
-                (None, None) => {
-                    return Err(AppError::Unauthorized(
-                        "sign in, or open the page with a share link",
-                    ));
-                }
-            };
-            viewer.authorize(policy::Action::ReadSlas)?;
-            Ok(Self(viewer))
-        })
+/// The caller behind a share link: a service token (the policy then decides what it may read;
+/// a wall screen's link holds one with `status:read`). A person's access token in a link is
+/// refused, so a link never signs anyone in.
+pub async fn share_link_viewer(state: &AppState, token: String) -> Result<Principal, AppError> {
+    if !credentials::is_service_token(&token) {
+        return Err(AppError::Unauthorized(
+            "a share link holds a service token with the status:read scope",
+        ));
     }
+    authenticate(state, token).await
 }
 
 /// The token of a share link, taken out of the URL by [`take_share_token`].
 struct ShareToken(String);
 
 /// Middleware (outermost): takes a share link's token (`?share=…`) out of the URL before anything
-/// logs the URL, and hands it to [`PageViewer`]. The request log then shows `share=…` only as
+/// logs the URL, and hands it to [`share_token`]. The request log then shows `share=…` only as
 /// redacted, so a token that is refused (or accepted) never lands in a log.
 pub async fn take_share_token(
     mut req: actix_web::dev::ServiceRequest,
@@ -244,7 +225,17 @@ async fn authenticate(state: &AppState, token: String) -> Result<Principal, AppE
         };
     }
     let subject = state.jwt.verify(&token)?;
-    let user_id = subject.user_id.clone();
+    current_person(state, subject.user_id, subject.generation).await
+}
+
+/// The person behind a token or a web session that names `user_id` at `generation`: refused
+/// (401) once the account is deactivated, gone, or its password changed. The one place both
+/// bearer tokens and sessions read the account.
+pub async fn current_person(
+    state: &AppState,
+    user_id: String,
+    generation: i32,
+) -> Result<Principal, AppError> {
     // The user is read on every request, so a deactivation, a role change or a new password
     // applies at once.
     let user = state
@@ -255,7 +246,7 @@ async fn authenticate(state: &AppState, token: String) -> Result<Principal, AppE
         Some(user) if user.deactivated_at.is_some() => Err(AppError::Unauthorized(
             "the account behind this token is deactivated",
         )),
-        Some(user) if user.token_generation != subject.generation => Err(AppError::Unauthorized(
+        Some(user) if user.token_generation != generation => Err(AppError::Unauthorized(
             "the password has changed since this token was issued",
         )),
         Some(user) => Ok(Principal::User(user)),

@@ -10,7 +10,7 @@ pub mod health;
 pub mod json;
 pub mod metrics;
 pub mod openapi;
-pub mod page;
+pub mod pages;
 pub mod pagination;
 pub mod service_tokens;
 pub mod slack;

@@ -11,6 +11,7 @@ pub mod reports;
 pub mod service_tokens;
 pub mod slas;
 pub mod teams;
+pub mod timeline;
 pub mod users;
 
 use chrono::{DateTime, Utc};

@@ -774,10 +774,24 @@ async fn the_status_page_shows_the_slas_and_their_charts_in_a_browser() {
         .json()
         .await
         .unwrap();
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        reqwest::get(format!("{base}/")).await.unwrap().status(),
-        StatusCode::UNAUTHORIZED,
-        "the page tells anonymous callers nothing"
+        (
+            anonymous.status(),
+            anonymous.headers().get("location").cloned()
+        ),
+        (
+            StatusCode::SEE_OTHER,
+            Some("/sign-in?next=%2F".parse().unwrap())
+        ),
+        "the page tells anonymous callers nothing and sends them to the sign-in"
     );
     let address = format!("{base}/?share={}", issued["token"].as_str().unwrap());
     let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
@@ -827,7 +841,7 @@ async fn the_status_page_shows_the_slas_and_their_charts_in_a_browser() {
         "bars for the last periods"
     );
     assert!(
-        dom.contains("Open breaches") && dom.contains(">open<"),
+        dom.contains("Open breaches") && dom.contains(">Open<"),
         "the open breaches are listed"
     );
     assert!(

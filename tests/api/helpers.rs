@@ -411,3 +411,123 @@ macro_rules! for_each_backend {
         })*
     };
 }
+
+/// A browser without a browser: the session cookie of the web workspace kept between requests,
+/// redirects not followed, forms posted with the page's anti-forgery token.
+pub struct WebSession {
+    base: String,
+    client: reqwest::Client,
+    cookie: std::sync::Mutex<Option<String>>,
+}
+
+/// A page's answer: status, `Location` (if any) and body.
+pub struct PageAnswer {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub set_cookie: Vec<String>,
+    pub body: String,
+}
+
+impl WebSession {
+    pub fn new(app: &TestApp) -> Self {
+        Self::at(&app.address)
+    }
+
+    pub fn at(base: &str) -> Self {
+        Self {
+            base: base.to_string(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            cookie: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The session cookie's value, if the server set one.
+    pub fn cookie(&self) -> Option<String> {
+        self.cookie.lock().unwrap().clone()
+    }
+
+    /// Uses `cookie` as the session cookie from now on.
+    pub fn set_cookie(&self, cookie: Option<String>) {
+        *self.cookie.lock().unwrap() = cookie;
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> PageAnswer {
+        let request = match self.cookie() {
+            Some(cookie) => request.header("cookie", format!("accord_session={cookie}")),
+            None => request,
+        };
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        let set_cookie: Vec<String> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        for header in &set_cookie {
+            if let Some(rest) = header.strip_prefix("accord_session=") {
+                let value = rest.split(';').next().unwrap_or_default();
+                let removed = value.is_empty() || header.contains("Max-Age=0");
+                self.set_cookie((!removed).then(|| value.to_string()));
+            }
+        }
+        PageAnswer {
+            status,
+            location,
+            set_cookie,
+            body: response.text().await.expect("body"),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> PageAnswer {
+        self.send(self.client.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    /// Posts `fields` as a form, as they are (no token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> PageAnswer {
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(serde_urlencoded::to_string(fields).unwrap()),
+        )
+        .await
+    }
+
+    /// Posts `fields` with the anti-forgery token of the page at `from`.
+    pub async fn post(&self, from: &str, path: &str, fields: &[(&str, &str)]) -> PageAnswer {
+        let page = self.get(from).await;
+        let token = csrf_in(&page.body)
+            .unwrap_or_else(|| panic!("{from} has no form token ({}): {}", page.status, page.body));
+        let mut all = vec![("csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// Signs in through the form; panics unless it lands on `/`.
+    pub async fn sign_in(&self, email: &str, password: &str) {
+        let answer = self
+            .post(
+                "/sign-in",
+                "/sign-in",
+                &[("email", email), ("password", password)],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        assert_eq!(answer.location.as_deref(), Some("/"));
+    }
+}
+
+/// The anti-forgery token of the first form in `html`.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    Some(html[at..].split('"').next()?.to_string())
+}

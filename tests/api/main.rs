@@ -27,3 +27,4 @@ mod people;
 mod replicas;
 mod reports;
 mod trust;
+mod web;

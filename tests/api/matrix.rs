@@ -9,7 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp, TestDb, expect_status, spawn_app_with,
+    ADMIN_EMAIL, ADMIN_PASSWORD, Backend, PASSWORD, TestApp, TestDb, WebSession, csrf_in,
+    expect_status, spawn_app_with,
 };
 
 /// The security document, whose matrix this test checks.
@@ -76,6 +77,8 @@ fn cells(line: &str) -> Vec<&str> {
 struct World {
     app: TestApp,
     bearer: HashMap<&'static str, Option<String>>,
+    /// People's web sessions (cookie and form token), for the pages.
+    sessions: HashMap<&'static str, (String, String)>,
     member_id: String,
     shared_sla: String,
     response_sla: String,
@@ -112,6 +115,22 @@ impl World {
         let head_support = app.create_user(Some("support"), "head").await;
         let member = app.create_user(Some("marketing"), "member").await;
         let deactivated = app.create_user(Some("marketing"), "member").await;
+        // Pages know people by their session: each signs in through the form (the deactivated
+        // account before it is deactivated).
+        let mut sessions = HashMap::new();
+        for (caller, email, password) in [
+            ("admin", ADMIN_EMAIL, ADMIN_PASSWORD),
+            ("head of provider", head_marketing.email.as_str(), PASSWORD),
+            ("head of consumer", head_sales.email.as_str(), PASSWORD),
+            ("head of other team", head_support.email.as_str(), PASSWORD),
+            ("member", member.email.as_str(), PASSWORD),
+            ("deactivated", deactivated.email.as_str(), PASSWORD),
+        ] {
+            let web = WebSession::new(&app);
+            web.sign_in(email, password).await;
+            let token = csrf_in(&web.get("/").await.body).expect("a form token on the board");
+            sessions.insert(caller, (web.cookie().expect("a session cookie"), token));
+        }
         expect_status(
             app.delete(&format!("/api/v1/users/{}", deactivated.id), app.admin())
                 .await,
@@ -148,6 +167,7 @@ impl World {
         let mut world = Self {
             app,
             bearer,
+            sessions,
             member_id: member.id,
             shared_sla: String::new(),
             response_sla: String::new(),
@@ -469,6 +489,59 @@ impl World {
                 ),
                 None,
             ),
+            // The web workspace's pages and forms (form fields as a JSON object of strings).
+            "GET /slas/{key}" | "GET /slas/{key}/revise" => {
+                (template.replace("{key}", &self.shared_sla), None)
+            }
+            "GET /breaches/{id}" => (template.replace("{id}", &self.standing_breach), None),
+            "POST /sign-in" => (
+                template.to_string(),
+                Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
+            ),
+            "POST /slas/new" => (
+                template.to_string(),
+                Some(
+                    json!({"intent": "propose", "key": self.fresh("page-sla"), "name": "Volume",
+                    "provider": "marketing", "consumer": "sales", "metric": "count",
+                    "event": "lead.qualified", "op": ">=", "target": "5", "window": "month",
+                    "timezone": "UTC"}),
+                ),
+            ),
+            "POST /slas/{key}/revise" => {
+                let key = self.fresh("page-revised");
+                self.active_sla(count_definition(&key, "lead.qualified", ">=", 5))
+                    .await;
+                (
+                    template.replace("{key}", &key),
+                    Some(
+                        json!({"intent": "propose", "name": "Volume", "provider": "marketing",
+                        "consumer": "sales", "metric": "count", "event": "lead.qualified",
+                        "op": ">=", "target": "6", "window": "month", "timezone": "UTC"}),
+                    ),
+                )
+            }
+            "POST /slas/{key}/approve" | "POST /slas/{key}/reject" => {
+                let key = self
+                    .proposed_sla(count_definition(
+                        &self.fresh("page-proposal"),
+                        "lead.qualified",
+                        ">=",
+                        5,
+                    ))
+                    .await;
+                (
+                    template.replace("{key}", &key),
+                    Some(json!({"reason": "not this quarter"})),
+                )
+            }
+            "POST /breaches/{id}/acknowledge" | "POST /breaches/{id}/resolve" => (
+                template.replace("{id}", &self.fresh_breach().await),
+                Some(json!({"note": "seen to"})),
+            ),
+            "POST /breaches/{id}/dispute" => (
+                template.replace("{id}", &self.fresh_breach().await),
+                Some(json!({"reason": "the CRM sync lost a day"})),
+            ),
             _ => {
                 assert!(
                     !template.contains('{'),
@@ -481,6 +554,9 @@ impl World {
     }
 
     async fn send(&self, caller: &str, method: Method, path: &str, body: Option<&Value>) -> u16 {
+        if is_page(path) {
+            return self.send_to_page(caller, method, path, body).await;
+        }
         let mut request = self.app.client.request(method.clone(), self.app.url(path));
         if let Some(token) = &self.bearer[caller] {
             request = request.bearer_auth(token);
@@ -491,6 +567,61 @@ impl World {
                 .body("command=%2Faccord&text=help");
         } else if let Some(body) = body {
             request = request.json(body);
+        }
+        request
+            .send()
+            .await
+            .expect("request sent")
+            .status()
+            .as_u16()
+    }
+}
+
+/// Whether `path` is one of the web workspace's pages rather than the API or an operator's route.
+fn is_page(path: &str) -> bool {
+    !path.starts_with("/api/") && !["/healthz", "/readyz", "/metrics"].contains(&path)
+}
+
+impl World {
+    /// A page as each caller reaches one: a person with their session cookie (forms with its
+    /// token), a service token in a share link, anonymous with nothing. Redirects are not followed.
+    async fn send_to_page(
+        &self,
+        caller: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> u16 {
+        let session = self.sessions.get(caller);
+        let url = match (session, &self.bearer[caller]) {
+            (None, Some(token)) => {
+                let joiner = if path.contains('?') { '&' } else { '?' };
+                format!("{}{joiner}share={token}", self.app.url(path))
+            }
+            _ => self.app.url(path),
+        };
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut request = client.request(method.clone(), url);
+        let mut fields: Vec<(String, String)> = body
+            .and_then(Value::as_object)
+            .map(|fields| {
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some((cookie, token)) = session {
+            request = request.header("cookie", format!("accord_session={cookie}"));
+            fields.push(("csrf".into(), token.clone()));
+        }
+        if method == Method::POST {
+            request = request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(serde_urlencoded::to_string(&fields).unwrap());
         }
         request
             .send()

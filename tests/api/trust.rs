@@ -387,11 +387,14 @@ async fn pages_answer_to_people_and_share_links(app: TestApp) {
     .await;
     let (share, share_id) = app.create_service_token(None, &["status:read"]).await;
     let (writer, _) = app.create_service_token(None, &["events:write"]).await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let page = |query: String| {
-        let app = &app;
+        let (app, client) = (&app, &no_redirects);
         async move {
-            let answer = app
-                .client
+            let answer = client
                 .get(app.url(&format!("/{query}")))
                 .send()
                 .await
@@ -401,7 +404,7 @@ async fn pages_answer_to_people_and_share_links(app: TestApp) {
         }
     };
     let (status, body) = page(String::new()).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(status, StatusCode::SEE_OTHER, "to the sign-in");
     assert!(!body.contains("secret-volume") && !body.contains("Secret volume"));
     let (status, body) = page(format!("?share={share}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
