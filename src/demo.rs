@@ -152,7 +152,7 @@ pub fn set_up(
     let system = Principal::System;
     let mut made = Vec::new();
     for (slug, name) in [("marketing", "Marketing"), ("sales", "Sales")] {
-        let team = teams::create(
+        let (team, _) = teams::create(
             conn,
             &system,
             teams::NewTeam {
@@ -160,6 +160,8 @@ pub fn set_up(
                 name: name.into(),
                 email: format!("{slug}@demo.example.com"),
                 webhook_url: None,
+                webhook_kind: None,
+                digest: None,
             },
             now,
         )?;

@@ -17,12 +17,64 @@ pub struct Team {
     pub name: String,
     /// Distribution address that notifications go to.
     pub email: String,
-    /// Slack-compatible incoming webhook, if the team wants chat posts.
+    /// Incoming webhook, if the team wants chat posts.
     pub webhook_url: Option<String>,
+    /// What the webhook takes.
+    pub webhook_kind: WebhookKind,
+    /// The key a generic webhook's posts are signed with (`whsec_…`); never logged or audited.
+    #[serde(skip)]
+    pub webhook_secret: Option<String>,
+    /// A daily digest of at-risk messages and reminders instead of one message each.
+    pub digest: Option<Digest>,
     /// When the team was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// What a team's webhook takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookKind {
+    /// A Slack incoming webhook (`text` and Block Kit `blocks`).
+    #[default]
+    Slack,
+    /// A Microsoft Teams incoming webhook (Workflows): an Adaptive Card.
+    Teams,
+    /// Any system: JSON signed per Standard Webhooks with the team's secret.
+    Generic,
+}
+
+impl WebhookKind {
+    /// The stored and serialized name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Slack => "slack",
+            Self::Teams => "teams",
+            Self::Generic => "generic",
+        }
+    }
+
+    /// From the stored name (an unknown one reads as Slack, the kind before there were kinds).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "slack" => Some(Self::Slack),
+            "teams" => Some(Self::Teams),
+            "generic" => Some(Self::Generic),
+            _ => None,
+        }
+    }
+}
+
+/// When a team's daily digest goes out: the first evaluation cycle at or after `hour` o'clock in
+/// `timezone`, once per local day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Digest {
+    /// Local hour, 0–23.
+    pub hour: u8,
+    /// IANA zone (`Europe/Berlin`).
+    #[schema(value_type = String)]
+    pub timezone: chrono_tz::Tz,
 }
 
 /// A reference to a team: its id for storage, its slug for the API.

@@ -4,6 +4,7 @@ pub mod agreement;
 pub mod audit;
 pub mod breach;
 pub mod calendar;
+pub mod chat;
 pub mod duration;
 pub mod evaluation;
 pub mod event;

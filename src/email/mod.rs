@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use lettre::message::{Mailbox, MultiPart, header};
+use chrono::{DateTime, Utc};
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::Config;
@@ -47,11 +49,17 @@ impl Deliverer {
         Ok(Self { mailer, from, http })
     }
 
-    /// Sends one message; an error is the reason to try again later.
-    pub async fn deliver(&self, message: &OutboxMessage) -> Result<(), String> {
+    /// Sends one message; an error is the reason to try again later. `secret` signs a generic
+    /// webhook's post; `now` is its `webhook-timestamp`.
+    pub async fn deliver(
+        &self,
+        message: &OutboxMessage,
+        secret: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
         match message.channel.as_str() {
             "email" => self.email(message).await,
-            "webhook" => self.webhook(message).await,
+            "webhook" => self.webhook(message, secret, now).await,
             other => Err(format!("unknown channel {other}")),
         }
     }
@@ -69,13 +77,32 @@ impl Deliverer {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        Message::builder()
+        let header = |name: &str| message.headers.get(name).and_then(|v| v.as_str());
+        // Every header is fixed when the message is written, the date included: a retried
+        // delivery is the same message, and a receiver that saw it drops it by its Message-ID.
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(&message.subject)
-            // A stable id per outbox row, so a receiver can tell a retried delivery from a new message.
-            .message_id(Some(format!("<{}@accord>", message.id)))
-            .header(header::Date::now())
+            .message_id(Some(
+                header("Message-ID")
+                    .map_or_else(|| format!("<{}@accord>", message.id), str::to_string),
+            ))
+            .date(message.created_at.into())
+            .header(AutoSubmitted);
+        if let Some(parent) = header("In-Reply-To") {
+            builder = builder.in_reply_to(parent.to_string());
+        }
+        if let Some(references) = header("References") {
+            builder = builder.references(references.to_string());
+        }
+        if let Some(list) = header("List-Id") {
+            builder = builder.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Id"),
+                list.to_string(),
+            ));
+        }
+        builder
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| format!("cannot build the message: {e}"))
     }
@@ -106,11 +133,30 @@ impl Deliverer {
         }
     }
 
-    async fn webhook(&self, message: &OutboxMessage) -> Result<(), String> {
-        let response = self
+    async fn webhook(
+        &self,
+        message: &OutboxMessage,
+        secret: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        let body = message.payload.to_string();
+        let mut request = self
             .http
             .post(&message.recipient)
-            .json(&message.payload)
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if let Some(id) = message.headers.get("webhook-id").and_then(|v| v.as_str()) {
+            let secret = secret.ok_or("the team's generic webhook has no secret")?;
+            let timestamp = now.timestamp();
+            request = request
+                .header("webhook-id", id)
+                .header("webhook-timestamp", timestamp.to_string())
+                .header(
+                    "webhook-signature",
+                    sign_webhook(secret, id, timestamp, &body)?,
+                );
+        }
+        let response = request
+            .body(body)
             .send()
             .await
             .map_err(|e| format!("webhook: {e}"))?;
@@ -120,6 +166,39 @@ impl Deliverer {
             Err(format!("webhook answered {}", response.status()))
         }
     }
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834): no vacation responder answers a notification.
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".into())
+    }
+}
+
+/// The Standard Webhooks signature: `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`,
+/// keyed with the base64 after `whsec_`.
+pub fn sign_webhook(secret: &str, id: &str, timestamp: i64, body: &str) -> Result<String, String> {
+    use base64::Engine;
+    use hmac::{KeyInit, Mac};
+    let engine = base64::engine::general_purpose::STANDARD;
+    let key = engine
+        .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
+        .map_err(|_| "the webhook secret is not base64".to_string())?;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key)
+        .map_err(|_| "the webhook secret is unusable".to_string())?;
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    Ok(format!("v1,{}", engine.encode(mac.finalize().into_bytes())))
 }
 
 /// A name a person can search by: the kind, then the subject in lower-case words (status, SLA,
@@ -154,4 +233,24 @@ fn eml_file_name(message: &OutboxMessage) -> String {
         .collect();
     let unique = &message.id[message.id.len().saturating_sub(8)..];
     format!("{}_{subject}_{recipient}_{unique}.eml", message.kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vector of the Standard Webhooks library's own tests.
+    #[test]
+    fn webhook_signatures_follow_standard_webhooks() {
+        let signature = sign_webhook(
+            "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+            "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+            1649367553,
+            r#"{"email":"test@example.com","username":"test_user"}"#,
+        );
+        assert_eq!(
+            signature.as_deref(),
+            Ok("v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=")
+        );
+    }
 }

@@ -4,14 +4,23 @@ use actix_web::http::header::HeaderMap;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
-use serde_json::json;
 use sha2::Sha256;
+use std::collections::HashMap;
 
 use super::json::read_body;
 use crate::auth::Principal;
+use crate::domain::agreement::Agreement;
+use crate::domain::breach::BreachStatus;
+use crate::domain::chat::{Line, SlackMessage, escape};
+use crate::domain::message::period_short;
+use crate::domain::present;
 use crate::error::AppError;
 use crate::service;
+use crate::service::breaches::Links;
+use crate::service::reports::StatusLine;
 use crate::startup::AppState;
+use crate::store::breaches::BreachFilter;
+use crate::store::{self, DbConn};
 
 /// Requests older (or newer) than this are refused, so a captured request cannot be replayed.
 const MAX_SKEW_SECS: i64 = 300;
@@ -50,19 +59,194 @@ fn verify(headers: &HeaderMap, body: &[u8], secret: &str, now: i64) -> Result<()
 
 fn help() -> serde_json::Value {
     let text = "accord answers:\n• `status` — every agreement's current period\n• `status <team>` or `status <sla>` — just those\n\
-                • `breaches` — breaches that need someone\n• `overdue <sla>` — the leads overdue for a response-time SLA\n• `help` — this";
-    message("accord help", text)
+                • `breaches` — every breach that is open or acknowledged\n• `overdue <sla>` — the leads overdue for a response-time SLA\n• `help` — this";
+    let mut message = SlackMessage::new(&format!("accord help\n{text}"));
+    message.header("accord help");
+    message.section(text);
+    message.into_json(true)
 }
 
-fn message(title: &str, body: &str) -> serde_json::Value {
-    json!({
-        "response_type": "ephemeral",
-        "text": format!("{title}\n{body}"),
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": title}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": if body.is_empty() { "Nothing to show." } else { body }}},
-        ]
-    })
+/// An answer: a header, then one line each (with its button), cut to Slack's limits with "and N
+/// more" linking to `rest`; the fallback text carries the lines too, for clients without blocks.
+fn answer(title: &str, lines: &[Line], plain: &[String], rest: &str) -> serde_json::Value {
+    let fallback = if plain.is_empty() {
+        format!("{title}\nNothing to show.")
+    } else {
+        format!("{title}\n{}", plain.join("\n"))
+    };
+    let mut message = SlackMessage::new(&fallback);
+    message.header(title);
+    if lines.is_empty() {
+        message.section("Nothing to show.");
+    } else {
+        message.list(lines, 0, rest);
+    }
+    message.into_json(true)
+}
+
+/// Names what exists when the caller named a team or SLA that does not.
+fn unknown(
+    conn: &mut DbConn,
+    what: &str,
+    name: &str,
+    links: &Links,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<serde_json::Value, AppError> {
+    let teams: Vec<String> = store::teams::list(conn, None, 200)?
+        .into_iter()
+        .map(|t| format!("`{}`", escape(&t.slug)))
+        .collect();
+    let slas: Vec<String> = service::reports::board(conn, &Principal::System, None, now)?
+        .into_iter()
+        .map(|l| format!("`{}`", escape(&l.sla)))
+        .collect();
+    let intro = format!("There is no {what} called `{}`.", escape(name));
+    let mut message = SlackMessage::new(&format!(
+        "Unknown {what}: {name}. Teams: {}. SLAs: {}.",
+        teams.join(", ").replace('`', ""),
+        slas.join(", ").replace('`', "")
+    ));
+    message.header(&format!("Unknown {what}"));
+    message.section(&intro);
+    let mut lines = vec![Line {
+        text: format!("*Teams:* {}", teams.join(", ")),
+        button: None,
+    }];
+    lines.push(Line {
+        text: format!(
+            "*SLAs:* {}",
+            if slas.is_empty() {
+                "none yet".to_string()
+            } else {
+                slas.join(", ")
+            }
+        ),
+        button: None,
+    });
+    message.list(&lines, 0, &links.board());
+    Ok(message.into_json(true))
+}
+
+/// One SLA on the board: `*MQL volume* (marketing → sales) — At risk` and its reading.
+fn status_line(line: &StatusLine, links: &Links) -> (Line, String) {
+    let status = present::status_words(line.status_or("not evaluated yet"));
+    let reading = match (&line.period_name, &line.reading) {
+        (Some(period), Some(reading)) => format!(
+            "{}: {}; target {}",
+            period_short(period),
+            reading.sentence,
+            reading.target
+        ),
+        _ => "not evaluated yet".to_string(),
+    };
+    let overdue = line
+        .overdue
+        .filter(|n| *n > 0)
+        .map(|n| format!(", {n} overdue"))
+        .unwrap_or_default();
+    let error = line
+        .error
+        .as_ref()
+        .map(|e| format!(" ({e})"))
+        .unwrap_or_default();
+    let plain = format!(
+        "{} ({}, {} → {}) — {status}{error}: {reading}{overdue}",
+        line.name, line.sla, line.provider, line.consumer
+    );
+    let text = format!(
+        "*{}* (`{}`, {} → {}) — {}{}\n{}{}",
+        escape(&line.name),
+        escape(&line.sla),
+        escape(&line.provider),
+        escape(&line.consumer),
+        escape(status),
+        escape(&error),
+        escape(&reading),
+        escape(&overdue)
+    );
+    (
+        Line {
+            text,
+            button: Some(("Open".into(), links.sla(&line.sla))),
+        },
+        plain,
+    )
+}
+
+/// Every breach that needs someone (open or acknowledged), oldest period first, read page by page.
+fn live_breaches(conn: &mut DbConn, links: &Links) -> Result<(Vec<Line>, Vec<String>), AppError> {
+    let mut found = Vec::new();
+    for status in [BreachStatus::Open, BreachStatus::Acknowledged] {
+        let mut after: Option<String> = None;
+        loop {
+            let filter = BreachFilter {
+                status: Some(status),
+                ..Default::default()
+            };
+            let page = store::breaches::list(conn, &filter, after.as_deref(), 200)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id.clone());
+            found.extend(page);
+        }
+    }
+    found.sort_by(|a, b| a.period_start.cmp(&b.period_start).then(a.id.cmp(&b.id)));
+    let mut agreements: HashMap<String, Option<Agreement>> = HashMap::new();
+    let (mut lines, mut plain) = (Vec::new(), Vec::new());
+    for breach in found {
+        if !agreements.contains_key(&breach.sla) {
+            let agreement = match store::slas::find_by_key(conn, &breach.sla)? {
+                Some(sla) => Some(store::slas::load(conn, sla)?),
+                None => None,
+            };
+            agreements.insert(breach.sla.clone(), agreement);
+        }
+        let agreement = agreements.get(&breach.sla).and_then(Option::as_ref);
+        let definition = agreement.and_then(|a| {
+            a.versions
+                .iter()
+                .find(|v| v.version == breach.version)
+                .map(|v| &v.definition)
+        });
+        let (name, parties, said) = match (agreement, definition) {
+            (Some(agreement), Some(definition)) => {
+                let period = present::period(definition, breach.period_start, breach.period_end);
+                let reading = present::reading(
+                    definition,
+                    breach.value,
+                    breach.op,
+                    breach.target,
+                    &serde_json::Value::Null,
+                );
+                (
+                    definition.name.clone(),
+                    format!(
+                        "{}, {} → {}",
+                        agreement.sla.key, agreement.sla.provider.slug, agreement.sla.consumer.slug
+                    ),
+                    format!(
+                        "{}: {}; target {}",
+                        period_short(&period),
+                        reading.sentence,
+                        reading.target
+                    ),
+                )
+            }
+            _ => (breach.sla.clone(), String::new(), String::new()),
+        };
+        let status = present::status_words(breach.status.as_str());
+        plain.push(format!("{name} ({parties}) — {status}: {said}"));
+        lines.push(Line {
+            text: format!(
+                "*{}* ({}) — {}\n{}",
+                escape(&name),
+                escape(&parties),
+                escape(status),
+                escape(&said)
+            ),
+            button: Some(("Open the breach".into(), links.breach(&breach.id))),
+        });
+    }
+    Ok((lines, plain))
 }
 
 /// Answers a slash command (`status [team|sla]`, `breaches`, `overdue <sla>`, `help`) as Slack
@@ -102,67 +286,51 @@ pub async fn slack_command(
         words.next().unwrap_or("help").to_ascii_lowercase(),
         words.next().map(str::to_owned),
     );
+    let links = state.config.links();
     let answer = match verb.as_str() {
         "status" => {
-            let lines = state
+            state
                 .db
                 .run(move |conn| {
-                    let team = match arg.as_deref() {
-                        Some(a) if crate::store::teams::find_by_slug(conn, a)?.is_some() => {
-                            Some(a.to_string())
+                    let (team, sla) = match arg.as_deref() {
+                        None => (None, None),
+                        Some(a) if store::teams::find_by_slug(conn, a)?.is_some() => {
+                            (Some(a.to_string()), None)
                         }
-                        _ => None,
+                        Some(a) if store::slas::find_by_key(conn, a)?.is_some() => {
+                            (None, Some(a.to_string()))
+                        }
+                        Some(a) => return unknown(conn, "team or SLA", a, &links, now),
                     };
                     let lines =
                         service::reports::board(conn, &Principal::System, team.as_deref(), now)?;
-                    Ok(match (&team, arg) {
-                        (None, Some(sla)) => lines.into_iter().filter(|l| l.sla == sla).collect(),
-                        _ => lines,
-                    })
+                    let (lines, plain): (Vec<Line>, Vec<String>) = lines
+                        .iter()
+                        .filter(|l| sla.as_ref().is_none_or(|sla| l.sla == *sla))
+                        .map(|l| status_line(l, &links))
+                        .unzip();
+                    Ok(answer(
+                        "Where the agreements stand",
+                        &lines,
+                        &plain,
+                        &links.board(),
+                    ))
                 })
-                .await?;
-            let body: Vec<String> = lines
-                .iter()
-                .map(|l| format!("• {}", super::status::text_line(l)))
-                .collect();
-            message("Where the agreements stand", &body.join("\n"))
+                .await?
         }
         "breaches" => {
-            let breaches = state
+            state
                 .db
                 .run(move |conn| {
-                    let page = service::PageRequest {
-                        limit: 20,
-                        after: None,
-                    };
-                    let all = service::breaches::list(
-                        conn,
-                        &Principal::System,
-                        Default::default(),
-                        &page,
-                    )?;
-                    Ok(all
-                        .items
-                        .into_iter()
-                        .filter(|b| b.status.is_live())
-                        .collect::<Vec<_>>())
+                    let (lines, plain) = live_breaches(conn, &links)?;
+                    Ok(answer(
+                        "Breaches that need someone",
+                        &lines,
+                        &plain,
+                        &links.board(),
+                    ))
                 })
-                .await?;
-            let body: Vec<String> = breaches
-                .iter()
-                .map(|b| {
-                    format!(
-                        "• {} {} → {}: {} (target {} {})",
-                        b.sla,
-                        b.period_start.format("%Y-%m-%d"),
-                        b.status.as_str(),
-                        b.value.map_or("no data".into(), |v| v.to_string()),
-                        b.op.as_str(),
-                        b.target
-                    )
-                })
-                .collect();
-            message("Breaches that need someone", &body.join("\n"))
+                .await?
         }
         "overdue" => match arg {
             None => help(),
@@ -176,28 +344,48 @@ pub async fn slack_command(
                     .await;
                 match items {
                     Ok(items) => {
-                        let body: Vec<String> = items
+                        let plain: Vec<String> = items
                             .iter()
-                            .take(20)
                             .map(|i| match i.overdue {
                                 true => format!(
-                                    "• {} — overdue by {} h",
+                                    "{} — overdue by {}",
                                     i.subject_id,
-                                    i.overdue_secs / 3600
+                                    present::duration(i.overdue_secs)
                                 ),
                                 false => format!(
-                                    "• {} — due in {} min",
+                                    "{} — due in {}",
                                     i.subject_id,
-                                    -i.overdue_secs / 60
+                                    present::duration(-i.overdue_secs)
                                 ),
                             })
                             .collect();
-                        message(&format!("Overdue for {sla}"), &body.join("\n"))
+                        let lines: Vec<Line> = plain
+                            .iter()
+                            .map(|p| Line {
+                                text: format!("• {}", escape(p)),
+                                button: None,
+                            })
+                            .collect();
+                        answer(
+                            &format!("Overdue for {sla}"),
+                            &lines,
+                            &plain,
+                            &links.sla(&sla),
+                        )
                     }
                     Err(AppError::NotFound(_)) => {
-                        message("Unknown SLA", &format!("There is no SLA {sla:?}."))
+                        state
+                            .db
+                            .run(move |conn| unknown(conn, "SLA", &sla, &links, now))
+                            .await?
                     }
-                    Err(AppError::Conflict(detail)) => message("Not a response-time SLA", &detail),
+                    Err(AppError::Conflict(detail)) => {
+                        let mut message =
+                            SlackMessage::new(&format!("Not a response-time SLA\n{detail}"));
+                        message.header("Not a response-time SLA");
+                        message.section(&escape(&detail));
+                        message.into_json(true)
+                    }
                     Err(other) => return Err(other),
                 }
             }
@@ -226,6 +414,39 @@ mod tests {
             HeaderValue::from_str(&signature).unwrap(),
         );
         headers
+    }
+
+    /// `status` with 200 SLAs of 200-character names: within Block Kit's limits, the rest named.
+    #[test]
+    fn a_long_answer_keeps_to_the_limits() {
+        let (lines, plain): (Vec<Line>, Vec<String>) = (0..200)
+            .map(|i| {
+                let name = format!("{i:03} {}", "<&>".repeat(66));
+                (
+                    Line {
+                        text: format!("*{}* (sales → marketing) — At risk\nweek 46 of 2026 (2026-W46): 9 lead.qualified events; target at least 20", escape(&name)),
+                        button: Some(("Open".into(), format!("https://accord.example.com/slas/s{i}"))),
+                    },
+                    name,
+                )
+            })
+            .unzip();
+        let body = answer(
+            "Where the agreements stand",
+            &lines,
+            &plain,
+            "https://accord.example.com/",
+        );
+        let problems = crate::domain::chat::slack_violations(&body);
+        assert!(problems.is_empty(), "{problems:?}");
+        let blocks = body["blocks"].as_array().unwrap();
+        let last = blocks.last().unwrap()["text"]["text"].as_str().unwrap();
+        assert!(
+            last.starts_with("and ") && last.ends_with("|see them all>"),
+            "{last}"
+        );
+        assert!(body["text"].as_str().unwrap().chars().count() <= 3000);
+        assert!(!body.to_string().contains("<&>"), "mrkdwn is escaped");
     }
 
     #[test]

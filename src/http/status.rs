@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
+use crate::domain::message::period_short;
+use crate::domain::present;
 use crate::error::{AppError, Problem};
 use crate::service::{self, reports::Compliance, reports::StatusLine};
 use crate::startup::AppState;
@@ -44,6 +46,17 @@ pub struct StatusLineResponse {
     pub overdue: Option<u64>,
     /// When the last cycle judged it.
     pub evaluated_at: Option<DateTime<Utc>>,
+    /// The current period as people say it, with its local dates and zone
+    /// (`week 46 of 2026, Mon 9 – Sun 15 Nov 2026, Europe/Berlin`).
+    pub period_name: Option<String>,
+    /// The current period's stable code (`2026-W46`, `2026-11`).
+    pub period_code: Option<String>,
+    /// The value in words, with units and counts.
+    pub reading: Option<String>,
+    /// The target in words (`at least 90 %`).
+    pub target_words: Option<String>,
+    /// The status as people say it (`At risk`).
+    pub status_words: String,
 }
 
 impl From<StatusLine> for StatusLineResponse {
@@ -60,11 +73,16 @@ impl From<StatusLine> for StatusLineResponse {
             value: e.and_then(|e| e.value),
             target: line.target,
             op: line.op.into(),
+            status_words: present::status_words(&status).to_string(),
             status,
             error: line.error.clone(),
             data_stale: e.is_some_and(|e| e.data_stale),
             overdue: line.overdue,
             evaluated_at: e.map(|e| e.evaluated_at),
+            period_name: line.period_name.as_ref().map(|p| p.full()),
+            period_code: line.period_name.as_ref().map(|p| p.code.clone()),
+            reading: line.reading.as_ref().map(|r| r.sentence.clone()),
+            target_words: line.reading.as_ref().map(|r| r.target.clone()),
         }
     }
 }
@@ -79,29 +97,23 @@ pub struct StatusQuery {
     pub format: Option<String>,
 }
 
-fn number(value: f64) -> String {
-    if value.fract() == 0.0 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.2}")
-    }
-}
-
-/// One line per SLA: `mql-volume (marketing → sales) 2026-11: 120 (>= 400) on_track`.
+/// One line per SLA, the period and value as people say them:
+/// `mql-volume (marketing → sales) November 2026 (2026-11): 9 lead.qualified; target at least 20 — At risk`.
 pub(crate) fn text_line(line: &StatusLine) -> String {
     let e = line.evaluation.as_ref();
-    let value = e
-        .and_then(|e| e.value)
-        .map_or("no data".to_string(), number);
     let status = match &line.error {
-        Some(reason) => format!("error: {reason}"),
-        None => line.status_or("not evaluated yet").to_string(),
+        Some(reason) => format!("{}, error: {reason}", present::status_words("error")),
+        None => present::status_words(line.status_or("not evaluated yet")).to_string(),
     };
-    let period = line
-        .period
-        .as_ref()
-        .map(|p| format!(" {p}"))
-        .unwrap_or_default();
+    let measured = match (&line.period_name, &line.reading) {
+        (Some(period), Some(reading)) => format!(
+            " {}: {}; target {}",
+            period_short(period),
+            reading.sentence,
+            reading.target
+        ),
+        _ => ": not evaluated yet".to_string(),
+    };
     let overdue = line
         .overdue
         .map(|n| format!(", {n} overdue"))
@@ -112,12 +124,8 @@ pub(crate) fn text_line(line: &StatusLine) -> String {
         ""
     };
     format!(
-        "{} ({} → {}){period}: {value} ({} {}) {status}{overdue}{stale}",
-        line.sla,
-        line.provider,
-        line.consumer,
-        line.op,
-        number(line.target)
+        "{} ({} → {}){measured} — {status}{overdue}{stale}",
+        line.sla, line.provider, line.consumer,
     )
 }
 
@@ -280,6 +288,8 @@ pub async fn compliance_report(
             "compliance_rate",
             "streak_status",
             "streak_periods",
+            "compliance",
+            "streak",
         ]
         .map(String::from)
         .to_vec(),
@@ -297,8 +307,19 @@ pub async fn compliance_report(
                 r.breached.to_string(),
                 r.no_data.to_string(),
                 opt(r.compliance_rate.map(|v| format!("{v:.4}"))),
-                opt(r.streak_status),
+                opt(r.streak_status.clone()),
                 opt(r.streak_periods.map(|n| n.to_string())),
+                opt(r
+                    .compliance_rate
+                    .map(|v| format!("{} %", present::number(v * 100.0)))),
+                match (&r.streak_status, r.streak_periods) {
+                    (Some(status), Some(n)) => format!(
+                        "{n} {} {}",
+                        if n == 1 { "period" } else { "periods" },
+                        present::status_words(status).to_lowercase()
+                    ),
+                    _ => String::new(),
+                },
             ],
         )?;
     }

@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 use super::json::ApiJson;
 use super::pagination::{ListResponse, PageParams};
 use crate::auth::Principal;
-use crate::domain::identity::Team;
+use crate::domain::identity::{Digest, Team, WebhookKind};
 use crate::error::{AppError, Problem};
-use crate::service::{self, teams::NewTeam, teams::TeamChanges, teams::TeamView};
+use crate::service::{
+    self, teams::DigestInput, teams::NewTeam, teams::TeamChanges, teams::TeamView,
+};
 use crate::startup::AppState;
 
 /// A new team.
@@ -23,8 +25,32 @@ pub struct CreateTeamRequest {
     pub name: String,
     /// Distribution address that notifications go to.
     pub email: String,
-    /// Slack-compatible incoming webhook.
+    /// Incoming webhook.
     pub webhook_url: Option<String>,
+    /// What the webhook takes: `slack` (default), `teams` or `generic` (signed JSON; the
+    /// answer then carries the new `webhook_secret`, once).
+    pub webhook_kind: Option<WebhookKind>,
+    /// A daily digest of at-risk messages and reminders instead of one message each.
+    pub digest: Option<DigestRequest>,
+}
+
+/// When a team's daily digest goes out.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DigestRequest {
+    /// Local hour, 0–23: the digest goes out with the first evaluation at or after it.
+    pub hour: i64,
+    /// IANA zone of that hour (UTC when absent).
+    pub timezone: Option<String>,
+}
+
+impl From<DigestRequest> for DigestInput {
+    fn from(request: DigestRequest) -> Self {
+        Self {
+            hour: request.hour,
+            timezone: request.timezone,
+        }
+    }
 }
 
 /// Changes to a team; absent fields stay as they are, `"webhook_url": null` removes the webhook.
@@ -39,6 +65,16 @@ pub struct UpdateTeamRequest {
     #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<String>)]
     pub webhook_url: Option<Option<String>>,
+    /// What the webhook takes: `slack`, `teams` or `generic`.
+    pub webhook_kind: Option<WebhookKind>,
+    /// `true`: a new secret for the generic webhook, shown once in the answer; the old one
+    /// stops working.
+    #[serde(default)]
+    pub rotate_webhook_secret: bool,
+    /// The daily digest, or null to get each message as it comes.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<DigestRequest>)]
+    pub digest: Option<Option<DigestRequest>>,
 }
 
 /// A team as returned.
@@ -54,6 +90,14 @@ pub struct TeamResponse {
     pub webhook_url: Option<String>,
     /// Whether the team has a webhook (shown to everyone).
     pub webhook_set: bool,
+    /// What the webhook takes.
+    pub webhook_kind: WebhookKind,
+    /// The generic webhook's signing secret (`whsec_…`): only in the answer of the request that
+    /// made it, never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    /// The daily digest, if the team takes one.
+    pub digest: Option<Digest>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -73,20 +117,25 @@ impl From<TeamView> for TeamResponse {
             email: team.email,
             webhook_set: team.webhook_url.is_some(),
             webhook_url: team.webhook_url.filter(|_| webhook_visible),
+            webhook_kind: team.webhook_kind,
+            webhook_secret: None,
+            digest: team.digest,
             created_at: team.created_at,
             updated_at: team.updated_at,
         }
     }
 }
 
-impl From<Team> for TeamResponse {
-    /// A team as its admin or head sees it, secrets included.
-    fn from(team: Team) -> Self {
-        TeamView {
+impl From<(Team, Option<String>)> for TeamResponse {
+    /// A team as its admin or head sees it, with the webhook secret it was just given, if any.
+    fn from((team, new_secret): (Team, Option<String>)) -> Self {
+        let mut response: Self = TeamView {
             team,
             webhook_visible: true,
         }
-        .into()
+        .into();
+        response.webhook_secret = new_secret;
+        response
     }
 }
 
@@ -104,6 +153,8 @@ pub async fn create_team(
         name,
         email,
         webhook_url,
+        webhook_kind,
+        digest,
     } = body.into_inner();
     let (new, now) = (
         NewTeam {
@@ -111,6 +162,8 @@ pub async fn create_team(
             name,
             email,
             webhook_url,
+            webhook_kind,
+            digest: digest.map(DigestInput::from),
         },
         state.clock.now(),
     );
@@ -119,7 +172,7 @@ pub async fn create_team(
         .run(move |conn| service::teams::create(conn, &principal, new, now))
         .await?;
     Ok(HttpResponse::Created()
-        .insert_header((LOCATION, format!("/api/v1/teams/{}", team.slug)))
+        .insert_header((LOCATION, format!("/api/v1/teams/{}", team.0.slug)))
         .json(TeamResponse::from(team)))
 }
 
@@ -169,6 +222,9 @@ pub async fn update_team(
         name,
         email,
         webhook_url,
+        webhook_kind,
+        rotate_webhook_secret,
+        digest,
     } = body.into_inner();
     let (slug, changes, now) = (
         slug.into_inner(),
@@ -176,6 +232,9 @@ pub async fn update_team(
             name,
             email,
             webhook_url,
+            webhook_kind,
+            rotate_webhook_secret,
+            digest: digest.map(|d| d.map(DigestInput::from)),
         },
         state.clock.now(),
     );

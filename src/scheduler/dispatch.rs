@@ -49,7 +49,22 @@ pub async fn dispatch_once(
         if !claimed {
             continue;
         }
-        let outcome = deliverer.deliver(&message).await;
+        // A generic webhook is signed with the team's secret as it is now: a rotated secret
+        // signs the retries of messages written before.
+        let secret = match (message.headers.contains_key("webhook-id"), &message.team_id) {
+            (true, Some(team_id)) => {
+                let team_id = team_id.clone();
+                state
+                    .db
+                    .run(move |conn| Ok(store::teams::find(conn, &team_id)?))
+                    .await?
+                    .and_then(|team| team.webhook_secret)
+            }
+            _ => None,
+        };
+        let outcome = deliverer
+            .deliver(&message, secret.as_deref(), state.clock.now())
+            .await;
         let (id, attempts) = (message.id.clone(), message.attempts + 1);
         let (base, max) = (state.config.retry_base.as_std(), state.config.max_attempts);
         let finished = state.clock.now();

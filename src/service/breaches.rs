@@ -6,15 +6,17 @@ use chrono::{DateTime, Utc};
 use super::{Page, PageRequest, audit};
 use crate::auth::Principal;
 use crate::auth::policy::Action;
-use crate::domain::agreement::Agreement;
-use crate::domain::breach::{Breach, BreachStatus, period_label};
+use crate::domain::agreement::{Agreement, SlaVersion};
+use crate::domain::breach::{Breach, BreachStatus};
 use crate::domain::duration::Span;
 use crate::domain::evaluation::{Evaluation, Status};
 use crate::domain::identity::{Role, Team};
-use crate::domain::message::MessageFacts;
-use crate::domain::sla::{Definition, Notice, Window};
+use crate::domain::message::{EvidenceLines, MessageFacts, MessageLinks};
+use crate::domain::present;
+use crate::domain::sla::{Notice, Window};
 use crate::error::AppError;
-use crate::service::notify;
+use crate::service::evidence;
+use crate::service::notify::{self, When};
 use crate::store::breaches::BreachFilter;
 use crate::store::{self, DbConn, new_id, write_tx};
 
@@ -46,39 +48,76 @@ impl Links {
     }
 }
 
-fn value_text(value: Option<f64>) -> String {
-    match value {
-        None => "no data".into(),
-        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
-        Some(v) => format!("{v:.3}").trim_end_matches('0').to_string(),
-    }
-}
-
-/// The facts of a message about `agreement` for one window.
+/// The facts of a message about `agreement` for one window: the period and the value as
+/// people say them, and, for a breach or a period at risk, the evidence behind the value.
+#[allow(clippy::too_many_arguments)]
 pub fn facts(
+    conn: &mut DbConn,
     kind: &'static str,
     agreement: &Agreement,
-    definition: &Definition,
+    version: &SlaVersion,
     evaluation: &Evaluation,
+    breach_id: Option<&str>,
     links: &Links,
-) -> MessageFacts {
-    MessageFacts {
+    now: DateTime<Utc>,
+) -> Result<MessageFacts, AppError> {
+    let definition = &version.definition;
+    let evidence = if matches!(kind, "breach.opened" | "breach.reminder" | "sla.at_risk") {
+        let found = evidence::for_window(
+            conn,
+            version,
+            evaluation.period_start,
+            evaluation.period_end,
+            now,
+        )?;
+        EvidenceLines {
+            missed: found
+                .missed
+                .iter()
+                .map(|m| match m.answered_at {
+                    Some(_) => format!(
+                        "{}: answered {} late",
+                        m.subject_id,
+                        present::duration(m.late_by_secs)
+                    ),
+                    None => format!(
+                        "{}: not answered, {} past due",
+                        m.subject_id,
+                        present::duration(m.late_by_secs)
+                    ),
+                })
+                .collect(),
+            more: found.more,
+            pace: found.pace,
+        }
+    } else {
+        EvidenceLines::default()
+    };
+    Ok(MessageFacts {
         kind,
         sla_key: agreement.sla.key.clone(),
         sla_name: definition.name.clone(),
         provider: agreement.sla.provider.slug.clone(),
         consumer: agreement.sla.consumer.slug.clone(),
-        period: period_label(definition, evaluation.period_start, evaluation.period_end),
-        version: evaluation.version,
-        value: value_text(evaluation.value),
-        objective: format!(
-            "{} {}",
-            evaluation.op.as_str(),
-            value_text(Some(evaluation.target))
+        promise: present::definition_in_words(definition),
+        period: present::period(definition, evaluation.period_start, evaluation.period_end),
+        reading: present::reading(
+            definition,
+            evaluation.value,
+            evaluation.op,
+            evaluation.target,
+            &evaluation.details,
         ),
-        link: format!("{}/api/v1/slas/{}", links.public_url, agreement.sla.key),
+        version: evaluation.version,
+        breach_id: breach_id.map(str::to_string),
+        evidence,
+        links: MessageLinks {
+            sla: links.sla(&agreement.sla.key),
+            breach: breach_id.map(|id| links.breach(id)),
+            board: links.board(),
+        },
         extra: None,
-    }
+    })
 }
 
 fn parties(conn: &mut DbConn, agreement: &Agreement) -> Result<(Team, Team), AppError> {
@@ -161,12 +200,22 @@ pub fn follow(
                     now,
                 )?;
                 if wants(Notice::Breach) {
-                    let facts = facts("breach.opened", agreement, definition, evaluation, links);
+                    let facts = facts(
+                        conn,
+                        "breach.opened",
+                        agreement,
+                        version,
+                        evaluation,
+                        Some(&breach.id),
+                        links,
+                        now,
+                    )?;
                     notify::to_teams(
                         conn,
                         &facts,
                         &teams,
                         &format!("breach.opened:{}", breach.id),
+                        When::WithCycle,
                         now,
                     )?;
                 }
@@ -189,12 +238,22 @@ pub fn follow(
                     now,
                 )?;
                 if wants(Notice::Breach) {
-                    let facts = facts("breach.opened", agreement, definition, evaluation, links);
+                    let facts = facts(
+                        conn,
+                        "breach.opened",
+                        agreement,
+                        version,
+                        evaluation,
+                        Some(&breach.id),
+                        links,
+                        now,
+                    )?;
                     notify::to_teams(
                         conn,
                         &facts,
                         &teams,
                         &format!("breach.opened:{}:{}", breach.id, now.timestamp_micros()),
+                        When::WithCycle,
                         now,
                     )?;
                 }
@@ -227,12 +286,22 @@ pub fn follow(
                     } else {
                         Notice::Breach
                     }) {
-                        let facts = facts(kind, agreement, definition, evaluation, links);
+                        let facts = facts(
+                            conn,
+                            kind,
+                            agreement,
+                            version,
+                            evaluation,
+                            Some(&breach.id),
+                            links,
+                            now,
+                        )?;
                         notify::to_teams(
                             conn,
                             &facts,
                             &teams,
                             &format!("{kind}:{}", breach.id),
+                            When::Now,
                             now,
                         )?;
                     }
@@ -240,24 +309,43 @@ pub fn follow(
                 }
             }
             if matches!(was, Some(Status::AtRisk | Status::Breached)) && wants(Notice::Recovered) {
-                let facts = facts("sla.recovered", agreement, definition, evaluation, links);
+                let facts = facts(
+                    conn,
+                    "sla.recovered",
+                    agreement,
+                    version,
+                    evaluation,
+                    None,
+                    links,
+                    now,
+                )?;
                 // Keyed like `sla.at_risk`, which a period sends once: a period that flaps
                 // between at risk and on track sends each message once, not once per flap.
                 let dedupe = format!(
                     "sla.recovered:{key}:{}",
                     evaluation.period_start.timestamp(),
                 );
-                notify::to_teams(conn, &facts, &teams, &dedupe, now)?;
+                notify::to_teams(conn, &facts, &teams, &dedupe, When::Now, now)?;
             }
         }
         Status::AtRisk => {
             if was != Some(Status::AtRisk) && wants(Notice::AtRisk) {
-                let facts = facts("sla.at_risk", agreement, definition, evaluation, links);
+                let facts = facts(
+                    conn,
+                    "sla.at_risk",
+                    agreement,
+                    version,
+                    evaluation,
+                    None,
+                    links,
+                    now,
+                )?;
                 notify::to_teams(
                     conn,
                     &facts,
                     &teams,
                     &format!("sla.at_risk:{key}:{}", evaluation.period_start.timestamp()),
+                    When::InDigest,
                     now,
                 )?;
             }
@@ -291,23 +379,40 @@ pub fn announce_backfill(
         .iter()
         .filter(|e| e.status == Status::Breached)
         .count();
-    let mut summary = facts("sla.backfilled", agreement, definition, last, links);
-    summary.period = format!(
-        "{} to {}",
-        period_label(definition, first.period_start, first.period_end),
-        period_label(definition, last.period_start, last.period_end)
+    let mut summary = facts(
+        conn,
+        "sla.backfilled",
+        agreement,
+        version,
+        last,
+        None,
+        links,
+        now,
+    )?;
+    let (from, to) = (
+        present::period(definition, first.period_start, first.period_end),
+        summary.period.clone(),
     );
-    summary.value = format!(
+    summary.period = present::PeriodName {
+        label: format!("{} to {}", from.label, to.label),
+        dates: format!("{} to {}", from.dates, to.dates),
+        zone: to.zone.clone(),
+        code: format!("{}..{}", from.code, to.code),
+    };
+    let value = format!(
         "{} period(s) evaluated, {breached} breached, {} met",
         written.len(),
         written.iter().filter(|e| e.status == Status::Met).count()
     );
+    summary.reading.value = value.clone();
+    summary.reading.sentence = value;
     let (provider, consumer) = parties(conn, agreement)?;
     notify::to_teams(
         conn,
         &summary,
         &[&provider, &consumer],
         &format!("sla.backfilled:{}", version.id),
+        When::Now,
         now,
     )?;
     Ok(())
@@ -328,24 +433,39 @@ pub fn announce_feed(
     };
     let definition = &version.definition;
     let (provider, consumer) = parties(conn, agreement)?;
+    let objective = present::reading(
+        definition,
+        None,
+        definition.objective.op,
+        definition.objective.target,
+        &serde_json::Value::Null,
+    );
+    let value = match kind {
+        "sla.data_stale" => "no new activity",
+        _ => "activity arriving again",
+    };
     let message = MessageFacts {
         kind,
         sla_key: agreement.sla.key.clone(),
         sla_name: definition.name.clone(),
         provider: provider.slug.clone(),
         consumer: consumer.slug.clone(),
-        period: format!("since {}", since.format("%Y-%m-%d %H:%M UTC")),
-        version: version.version,
-        value: match kind {
-            "sla.data_stale" => "no new activity".into(),
-            _ => "activity arriving again".into(),
+        promise: present::definition_in_words(definition),
+        period: notify::since(since),
+        reading: present::Reading {
+            value: value.into(),
+            sentence: value.into(),
+            target: objective.target,
+            met: None,
         },
-        objective: format!(
-            "{} {}",
-            definition.objective.op.as_str(),
-            value_text(Some(definition.objective.target))
-        ),
-        link: format!("{}/api/v1/slas/{}", links.public_url, agreement.sla.key),
+        version: version.version,
+        breach_id: None,
+        evidence: EvidenceLines::default(),
+        links: MessageLinks {
+            sla: links.sla(&agreement.sla.key),
+            breach: None,
+            board: links.board(),
+        },
         extra: None,
     };
     notify::to_teams(
@@ -353,6 +473,7 @@ pub fn announce_feed(
         &message,
         &[&provider, &consumer],
         &format!("{kind}:{}:{}", agreement.sla.key, since.timestamp_micros()),
+        When::Now,
         now,
     )?;
     Ok(())
@@ -399,12 +520,15 @@ fn remind_one(
     };
     let evaluation = as_evaluation(breach, now);
     let facts = facts(
+        conn,
         "breach.reminder",
         &agreement,
-        &version.definition,
+        version,
         &evaluation,
+        Some(&breach.id),
         links,
-    );
+        now,
+    )?;
     let (provider, consumer) = parties(conn, &agreement)?;
     write_tx(conn, |conn| {
         // Another replica may have sent this reminder since the breach was read.
@@ -416,6 +540,7 @@ fn remind_one(
             &facts,
             &[&provider, &consumer],
             &format!("breach.reminder:{}:{}", breach.id, now.timestamp()),
+            When::InDigest,
             now,
         )?;
         Ok(true)
@@ -551,32 +676,38 @@ pub fn handle(
             (Some(&before), Some(&breach)),
             now,
         )?;
-        if action == "breach.disputed"
-            && let Some(version) = agreement
-                .versions
-                .iter()
-                .find(|v| v.version == breach.version)
+        if let Some(version) = agreement
+            .versions
+            .iter()
+            .find(|v| v.version == breach.version)
         {
-            // Both teams see a dispute and its reason.
+            // Both teams hear of every step, threaded under the breach's opening mail.
             let evaluation = as_evaluation(&breach, now);
             let mut facts = facts(
-                "breach.disputed",
+                conn,
+                action,
                 &agreement,
-                &version.definition,
+                version,
                 &evaluation,
+                Some(&breach.id),
                 links,
-            );
-            facts.extra = Some(format!(
-                "Disputed by {}: {}",
-                email_of(actor),
-                text.clone().unwrap_or_default()
-            ));
+                now,
+            )?;
+            let by = email_of(actor);
+            let said = text.clone().unwrap_or_default();
+            facts.extra = Some(match action {
+                "breach.acknowledged" => format!("Acknowledged by {by}: {said}"),
+                "breach.disputed" => format!("Disputed by {by}: {said}"),
+                _ if said.is_empty() => format!("Resolved by {by}."),
+                _ => format!("Resolved by {by}: {said}"),
+            });
             let (p, c) = parties(conn, &agreement)?;
             notify::to_teams(
                 conn,
                 &facts,
                 &[&p, &c],
-                &format!("breach.disputed:{}", breach.id),
+                &format!("{action}:{}", breach.id),
+                When::Now,
                 now,
             )?;
         }

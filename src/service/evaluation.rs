@@ -491,7 +491,10 @@ pub fn evaluate_now(
             "{key} has no signed version to evaluate"
         )));
     }
-    evaluate_and_store(conn, &agreement, now, settings, links, None)
+    let written = evaluate_and_store(conn, &agreement, now, settings, links, None)?;
+    // The breaches this evaluation found go out now, one message per team.
+    notify::release(conn, links, now)?;
+    Ok(written)
 }
 
 /// What one scheduler cycle did.
@@ -589,6 +592,8 @@ pub fn run_cycle(
     if let Some(every) = settings.remind_every {
         report.reminders = breaches::remind(conn, every, links, now)?;
     }
+    // The breaches of this cycle, one message per team, and the digests that are due.
+    notify::release(conn, links, now)?;
     Ok(report)
 }
 

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::auth::Principal;
 use crate::auth::policy::Action;
 use crate::domain::evaluation::{Evaluation, Status};
+use crate::domain::present::{self, PeriodName, Reading};
 use crate::domain::sla::Metric;
 use crate::error::AppError;
 use crate::store::slas::SlaFilter;
@@ -34,6 +35,10 @@ pub struct StatusLine {
     pub period: Option<String>,
     /// Why the SLA's last scheduled evaluation failed, while it keeps failing.
     pub error: Option<String>,
+    /// The current period in words (null before the first evaluation).
+    pub period_name: Option<PeriodName>,
+    /// The current period's value in words, against the target.
+    pub reading: Option<Reading>,
 }
 
 impl StatusLine {
@@ -133,7 +138,15 @@ pub fn board_until(
             let period = evaluation.as_ref().map(|e| {
                 crate::domain::breach::period_label(definition, e.period_start, e.period_end)
             });
+            let period_name = evaluation
+                .as_ref()
+                .map(|e| present::period(definition, e.period_start, e.period_end));
+            let reading = evaluation
+                .as_ref()
+                .map(|e| present::reading(definition, e.value, e.op, e.target, &e.details));
             lines.push(StatusLine {
+                period_name,
+                reading,
                 error: errors.remove(&agreement.sla.id),
                 period,
                 sla: agreement.sla.key.clone(),

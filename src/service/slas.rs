@@ -573,10 +573,17 @@ fn tell_heads(
             definition
                 .effective_from
                 .map_or("the period it is signed in".to_string(), |d| {
-                    format!("the period of {d}")
+                    format!("the period of {}", d.format("%a %-d %b %Y"))
                 })
         },
-        |at| at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        |at| at.format("%a %-d %b %Y, %H:%M UTC").to_string(),
+    );
+    let objective = crate::domain::present::reading(
+        definition,
+        None,
+        definition.objective.op,
+        definition.objective.target,
+        &serde_json::Value::Null,
     );
     let facts = crate::domain::message::MessageFacts {
         kind,
@@ -584,16 +591,30 @@ fn tell_heads(
         sla_name: definition.name.clone(),
         provider: sla.provider.slug.clone(),
         consumer: sla.consumer.slug.clone(),
-        period: format!("from {from}"),
+        promise: crate::domain::present::definition_in_words(definition),
+        period: crate::domain::present::PeriodName {
+            label: format!("from {from}"),
+            dates: from.clone(),
+            zone: "UTC".into(),
+            code: version.effective_from.map_or_else(
+                || format!("v{}", version.version),
+                |at| at.format("%Y-%m-%dT%H:%MZ").to_string(),
+            ),
+        },
+        reading: crate::domain::present::Reading {
+            value: "not measured yet".into(),
+            sentence: "not measured yet".into(),
+            target: objective.target,
+            met: None,
+        },
         version: version.version,
-        value: "not measured yet".into(),
-        objective: format!(
-            "{} {} ({})",
-            definition.objective.op.as_str(),
-            definition.objective.target,
-            definition.metric.kind()
-        ),
-        link: format!("{}/api/v1/slas/{}", links.public_url, sla.key),
+        breach_id: None,
+        evidence: Default::default(),
+        links: crate::domain::message::MessageLinks {
+            sla: links.sla(&sla.key),
+            breach: None,
+            board: links.board(),
+        },
         extra: None,
     };
     crate::service::notify::to_people(

@@ -6,7 +6,7 @@ use super::{Page, PageRequest, audit};
 use crate::auth::Principal;
 use crate::auth::policy::Action;
 use crate::domain::FieldErrors;
-use crate::domain::identity::Team;
+use crate::domain::identity::{Digest, Team, WebhookKind};
 use crate::domain::validate;
 use crate::error::AppError;
 use crate::store::{self, DbConn, write_tx};
@@ -20,8 +20,21 @@ pub struct NewTeam {
     pub name: String,
     /// Distribution address for notifications.
     pub email: String,
-    /// Optional Slack-compatible webhook.
+    /// Optional webhook.
     pub webhook_url: Option<String>,
+    /// What the webhook takes (Slack when absent).
+    pub webhook_kind: Option<WebhookKind>,
+    /// A daily digest of at-risk messages and reminders.
+    pub digest: Option<DigestInput>,
+}
+
+/// A digest as asked for: checked before it is kept.
+#[derive(Clone, Debug)]
+pub struct DigestInput {
+    /// Local hour, 0–23.
+    pub hour: i64,
+    /// IANA zone; UTC when absent.
+    pub timezone: Option<String>,
 }
 
 /// A partial change to a team; `None` leaves a field as it is.
@@ -33,6 +46,61 @@ pub struct TeamChanges {
     pub email: Option<String>,
     /// New webhook; `Some(None)` removes it.
     pub webhook_url: Option<Option<String>>,
+    /// New webhook kind.
+    pub webhook_kind: Option<WebhookKind>,
+    /// A new secret for a generic webhook, replacing the old one.
+    pub rotate_webhook_secret: bool,
+    /// New digest; `Some(None)` turns it off.
+    pub digest: Option<Option<DigestInput>>,
+}
+
+fn check_digest(errors: &mut FieldErrors, input: Option<&DigestInput>) -> Option<Digest> {
+    let input = input?;
+    let hour = u8::try_from(input.hour).ok().filter(|h| *h < 24);
+    if hour.is_none() {
+        errors.insert("digest.hour".into(), "must be an hour from 0 to 23".into());
+    }
+    let timezone = match input.timezone.as_deref() {
+        None => Some(chrono_tz::UTC),
+        Some(zone) => zone.parse::<chrono_tz::Tz>().ok(),
+    };
+    if timezone.is_none() {
+        errors.insert(
+            "digest.timezone".into(),
+            "must be an IANA time zone such as Europe/Berlin".into(),
+        );
+    }
+    Some(Digest {
+        hour: hour?,
+        timezone: timezone?,
+    })
+}
+
+/// A new secret for signing generic webhook posts: 32 random bytes, `whsec_` + base64.
+fn new_webhook_secret() -> String {
+    use base64::Engine;
+    use rand::Rng;
+    let mut key = [0u8; 32];
+    rand::rng().fill(&mut key);
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )
+}
+
+/// Gives a generic webhook a secret when it has none (or `rotate`), and takes it from other
+/// kinds; returns the new secret, which is shown once.
+fn settle_secret(team: &mut Team, rotate: bool) -> Option<String> {
+    if team.webhook_kind != WebhookKind::Generic {
+        team.webhook_secret = None;
+        return None;
+    }
+    if team.webhook_secret.is_some() && !rotate {
+        return None;
+    }
+    let secret = new_webhook_secret();
+    team.webhook_secret = Some(secret.clone());
+    Some(secret)
 }
 
 fn check_fields(errors: &mut FieldErrors, name: &str, email: &str, webhook_url: Option<&str>) {
@@ -47,13 +115,13 @@ fn check_fields(errors: &mut FieldErrors, name: &str, email: &str, webhook_url: 
     }
 }
 
-/// Creates a team (admins only).
+/// Creates a team (admins only); with a generic webhook, also its new secret (shown once).
 pub fn create(
     conn: &mut DbConn,
     actor: &Principal,
     new: NewTeam,
     now: DateTime<Utc>,
-) -> Result<Team, AppError> {
+) -> Result<(Team, Option<String>), AppError> {
     actor.authorize(Action::CreateTeam)?;
     let mut errors = FieldErrors::new();
     if let Err(e) = validate::slug(&new.slug) {
@@ -65,16 +133,21 @@ pub fn create(
         &new.email,
         new.webhook_url.as_deref(),
     );
+    let digest = check_digest(&mut errors, new.digest.as_ref());
     AppError::check(errors)?;
-    let team = Team {
+    let mut team = Team {
         id: store::new_id(),
         slug: new.slug,
         name: new.name.trim().into(),
         email: new.email,
         webhook_url: new.webhook_url,
+        webhook_kind: new.webhook_kind.unwrap_or_default(),
+        webhook_secret: None,
+        digest,
         created_at: now,
         updated_at: now,
     };
+    let secret = settle_secret(&mut team, false);
     write_tx(conn, |conn| {
         if store::teams::find_by_slug(conn, &team.slug)?.is_some() {
             return Err(AppError::Conflict(format!(
@@ -91,18 +164,19 @@ pub fn create(
             (None, Some(&team)),
             now,
         )?;
-        Ok(team)
+        Ok((team, secret))
     })
 }
 
-/// Changes a team (an admin, or a head of that team).
+/// Changes a team (an admin, or a head of that team); with a new generic webhook secret, also
+/// that secret (shown once).
 pub fn update(
     conn: &mut DbConn,
     actor: &Principal,
     slug: &str,
     changes: TeamChanges,
     now: DateTime<Utc>,
-) -> Result<Team, AppError> {
+) -> Result<(Team, Option<String>), AppError> {
     write_tx(conn, |conn| {
         store::teams::lock(conn, slug)?;
         let before = store::teams::find_by_slug(conn, slug)?.ok_or(AppError::NotFound("team"))?;
@@ -117,6 +191,9 @@ pub fn update(
         if let Some(webhook_url) = changes.webhook_url {
             team.webhook_url = webhook_url;
         }
+        if let Some(kind) = changes.webhook_kind {
+            team.webhook_kind = kind;
+        }
         let mut errors = FieldErrors::new();
         check_fields(
             &mut errors,
@@ -124,9 +201,13 @@ pub fn update(
             &team.email,
             team.webhook_url.as_deref(),
         );
+        if let Some(digest) = changes.digest {
+            team.digest = check_digest(&mut errors, digest.as_ref());
+        }
         AppError::check(errors)?;
+        let secret = settle_secret(&mut team, changes.rotate_webhook_secret);
         if team == before {
-            return Ok(team);
+            return Ok((team, None));
         }
         team.updated_at = now;
         store::teams::update(conn, &before, &team)?;
@@ -138,7 +219,7 @@ pub fn update(
             (Some(&before), Some(&team)),
             now,
         )?;
-        Ok(team)
+        Ok((team, secret))
     })
 }
 

@@ -8,6 +8,7 @@ pub mod breaches;
 pub mod calendars;
 pub mod evaluations;
 pub mod events;
+pub mod held;
 pub mod measure;
 pub mod memo;
 pub mod outbox;

@@ -41,6 +41,11 @@ pub struct OutboxMessage {
     pub created_at: DateTime<Utc>,
     /// When it was delivered.
     pub sent_at: Option<DateTime<Utc>>,
+    /// The team it was sent for (id); `None` for messages to admins.
+    pub team_id: Option<String>,
+    /// Headers fixed when it was written (mail: `Message-ID`, `In-Reply-To`, `References`,
+    /// `List-Id`; a generic webhook: `webhook-id`), so every attempt sends the same message.
+    pub headers: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -59,6 +64,8 @@ struct Row {
     last_error: Option<String>,
     created_at: NaiveDateTime,
     sent_at: Option<NaiveDateTime>,
+    team_id: Option<String>,
+    headers: Option<String>,
 }
 
 fn to_message(row: Row) -> OutboxMessage {
@@ -76,6 +83,11 @@ fn to_message(row: Row) -> OutboxMessage {
         last_error: row.last_error,
         created_at: from_db_time(row.created_at),
         sent_at: row.sent_at.map(from_db_time),
+        team_id: row.team_id,
+        headers: row
+            .headers
+            .and_then(|h| serde_json::from_str(&h).ok())
+            .unwrap_or_default(),
     }
 }
 
@@ -97,6 +109,8 @@ pub struct NewMessage<'a> {
     pub payload: &'a serde_json::Value,
     /// Makes enqueueing idempotent.
     pub dedupe_key: &'a str,
+    /// Headers every attempt sends (see [`OutboxMessage::headers`]).
+    pub headers: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 /// Enqueues a message unless one with the same dedupe key exists; returns whether it was new.
@@ -126,6 +140,8 @@ pub fn enqueue(
             outbox::attempts.eq(0),
             outbox::next_attempt_at.eq(to_db_time(now)),
             outbox::created_at.eq(to_db_time(now)),
+            outbox::headers.eq((!message.headers.is_empty())
+                .then(|| serde_json::Value::Object(message.headers.clone()).to_string())),
         ))
         .execute(conn)?;
     Ok(true)
@@ -229,6 +245,15 @@ pub fn retry(conn: &mut DbConn, id: &str, now: DateTime<Utc>) -> QueryResult<boo
     ))
     .execute(conn)?;
     Ok(changed == 1)
+}
+
+/// Whether a message with this dedupe key was written.
+pub fn exists(conn: &mut DbConn, dedupe_key: &str) -> QueryResult<bool> {
+    let found: i64 = outbox::table
+        .filter(outbox::dedupe_key.eq(dedupe_key))
+        .count()
+        .get_result(conn)?;
+    Ok(found > 0)
 }
 
 /// One message by id.

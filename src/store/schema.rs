@@ -9,6 +9,11 @@ diesel::table! {
         webhook_url -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        webhook_kind -> Text,
+        webhook_secret -> Nullable<Text>,
+        digest_hour -> Nullable<Integer>,
+        digest_timezone -> Nullable<Text>,
+        digest_sent_at -> Nullable<Timestamp>,
     }
 }
 
@@ -212,6 +217,20 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        headers -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    held_messages (id) {
+        id -> Text,
+        team_id -> Text,
+        batch -> Text,
+        kind -> Text,
+        facts -> Text,
+        dedupe_key -> Text,
+        created_at -> Timestamp,
+        released_in -> Nullable<Text>,
     }
 }
 

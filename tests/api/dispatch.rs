@@ -59,6 +59,7 @@ async fn two_dispatchers_send_each_message_once_after_its_backoff(backend: Backe
                 subject: &subject,
                 payload: &payload,
                 dedupe_key: &key,
+                headers: &Default::default(),
             };
             accord::store::outbox::enqueue(&mut conn, message, chrono::Utc::now()).unwrap();
         }

@@ -242,6 +242,9 @@ fn engine_agrees_with_the_reference(backend: Backend) {
             name: slug.into(),
             email: format!("{slug}@example.com"),
             webhook_url: None,
+            webhook_kind: Default::default(),
+            webhook_secret: None,
+            digest: None,
             created_at: origin(),
             updated_at: origin(),
         };

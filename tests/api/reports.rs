@@ -126,7 +126,9 @@ async fn the_status_board_shows_every_active_sla(app: TestApp) {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
     assert!(
-        lines.contains(&"mql (marketing → sales) 2026-11: 1 (>= 2) at_risk"),
+        lines.contains(
+            &"mql (marketing → sales) November 2026 (2026-11): 1 lead.qualified; target at least 2 — At risk"
+        ),
         "{text}"
     );
     assert!(
@@ -260,14 +262,17 @@ async fn slack_commands_are_answered_only_when_signed(backend: crate::helpers::B
         answer["text"]
             .as_str()
             .unwrap()
-            .contains("mql (marketing → sales) 2026-11: 1 (>= 2) at_risk"),
+            .contains("MQL volume (mql, marketing → sales) — At risk: November 2026 (2026-11): 1 lead.qualified; target at least 2"),
         "{answer}"
     );
     assert!(
         !answer["text"].as_str().unwrap().contains("follow-up"),
         "status <sla> shows that SLA only"
     );
-    assert!(answer["blocks"].as_array().is_some_and(|b| b.len() == 2));
+    // A header, then the SLA with a button that opens its page.
+    let blocks = answer["blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), 2, "{answer}");
+    assert_eq!(blocks[1]["accessory"]["url"], "http://accord.test/slas/mql");
 
     // A NUL in the text (PostgreSQL could not look it up) is refused alike on both backends.
     let nul = "command=%2Faccord&text=status+sa%00les";
@@ -289,6 +294,29 @@ async fn slack_commands_are_answered_only_when_signed(backend: crate::helpers::B
     assert!(
         answer["text"].as_str().unwrap().contains("follow-up")
             && answer["text"].as_str().unwrap().contains("mql")
+    );
+
+    // An unknown name gets the teams and SLAs that exist, not "nothing to show".
+    let unknown_name = "command=%2Faccord&text=status+nosuchteam";
+    let answer = expect_status(
+        slack(
+            &app,
+            unknown_name,
+            now,
+            &slack_signature(SLACK_SECRET, now, unknown_name),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let said = answer.to_string();
+    assert!(
+        said.contains("nosuchteam")
+            && said.contains("`sales`")
+            && said.contains("`marketing`")
+            && said.contains("`mql`")
+            && said.contains("`follow-up`"),
+        "{answer}"
     );
 
     let overdue = "command=%2Faccord&text=overdue+follow-up";
@@ -324,7 +352,7 @@ async fn slack_commands_are_answered_only_when_signed(backend: crate::helpers::B
         answer["text"]
             .as_str()
             .unwrap()
-            .contains("mql 2026-10-01 → open"),
+            .contains("MQL volume (mql, marketing → sales) — Open: October 2026 (2026-10)"),
         "{answer}"
     );
 
