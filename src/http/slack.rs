@@ -104,23 +104,14 @@ pub async fn slack_command(
     );
     let answer = match verb.as_str() {
         "status" => {
-            let lines = state
-                .db
-                .run(move |conn| {
-                    let team = match arg.as_deref() {
-                        Some(a) if crate::store::teams::find_by_slug(conn, a)?.is_some() => {
-                            Some(a.to_string())
-                        }
-                        _ => None,
-                    };
-                    let lines =
-                        service::reports::board(conn, &Principal::System, team.as_deref(), now)?;
-                    Ok(match (&team, arg) {
-                        (None, Some(sla)) => lines.into_iter().filter(|l| l.sla == sla).collect(),
-                        _ => lines,
-                    })
-                })
-                .await?;
+            // The same kept board as `/status` (see `service::reports::current_board`).
+            let board = service::reports::current_board(&state.db, now).await?;
+            let team = arg.as_deref().filter(|a| board.has_team(a));
+            let lines = board.lines_for(&Principal::System, team)?;
+            let lines: Vec<_> = match (team, arg.as_deref()) {
+                (None, Some(sla)) => lines.into_iter().filter(|l| l.sla == sla).collect(),
+                _ => lines,
+            };
             let body: Vec<String> = lines
                 .iter()
                 .map(|l| format!("• {}", super::status::text_line(l)))

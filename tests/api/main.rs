@@ -20,6 +20,7 @@ mod events;
 mod hostile;
 mod lifecycle;
 mod matrix;
+mod metrics;
 mod notifications;
 mod operations;
 mod people;
