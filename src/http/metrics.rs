@@ -30,7 +30,13 @@ pub const MAX_EVENT_SERIES: usize = 500;
 
 /// The statuses `accord_sla_status` has a series for.
 const SLA_STATUSES: [&str; 7] = [
-    "met", "breached", "on_track", "at_risk", "no_data", "error", "not_evaluated",
+    "met",
+    "breached",
+    "on_track",
+    "at_risk",
+    "no_data",
+    "error",
+    "not_evaluated",
 ];
 
 /// The instance's metrics registry and the series accord feeds.

@@ -81,7 +81,10 @@ impl Board {
         if let Some(slug) = team
             && !self.teams.contains(slug)
         {
-            return Err(AppError::invalid("team", format!("no team with slug {slug:?}")));
+            return Err(AppError::invalid(
+                "team",
+                format!("no team with slug {slug:?}"),
+            ));
         }
         Ok(self
             .lines

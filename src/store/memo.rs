@@ -286,7 +286,10 @@ mod tests {
     async fn settle(db: &Db, calls: &Arc<AtomicUsize>, now: DateTime<Utc>, want: i64) {
         let deadline = Instant::now() + Duration::from_secs(1);
         while count(db, calls, now).await != want {
-            assert!(Instant::now() < deadline, "the change was not seen within 1 s");
+            assert!(
+                Instant::now() < deadline,
+                "the change was not seen within 1 s"
+            );
             tokio::time::sleep(WATCH_EVERY).await;
         }
     }

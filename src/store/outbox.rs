@@ -285,7 +285,9 @@ pub fn list(
 }
 
 /// Per status (`pending`, `sent`, `failed`): how many messages, and when the oldest was written.
-pub fn count_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, i64, Option<DateTime<Utc>>)>> {
+pub fn count_by_status(
+    conn: &mut DbConn,
+) -> QueryResult<Vec<(String, i64, Option<DateTime<Utc>>)>> {
     let rows: Vec<(String, i64, Option<NaiveDateTime>)> = outbox::table
         .group_by(outbox::status)
         .select((

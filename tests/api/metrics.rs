@@ -56,7 +56,8 @@ async fn breach_october(app: &TestApp) {
             "subject_id": format!("L{i}"), "team": "marketing", "occurred_at": "2026-10-10T10:00:00Z"}))
         .collect();
     expect_status(
-        app.post("/api/v1/events", app.admin(), &json!(events)).await,
+        app.post("/api/v1/events", app.admin(), &json!(events))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -73,8 +74,14 @@ async fn the_gauges_follow_a_breach_and_its_messages(backend: Backend) {
     let smtp_url = format!("smtp://127.0.0.1:{port}");
     let app = spawn_app_with(TestDb::new(backend), &[("ACCORD_SMTP_URL", &smtp_url)]).await;
     let before = scrape(&app).await;
-    assert_eq!(value(&before, "accord_outbox_messages{status=\"pending\"}"), Some(0.0));
-    assert_eq!(value(&before, "accord_outbox_oldest_pending_age_seconds"), Some(0.0));
+    assert_eq!(
+        value(&before, "accord_outbox_messages{status=\"pending\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&before, "accord_outbox_oldest_pending_age_seconds"),
+        Some(0.0)
+    );
 
     breach_october(&app).await;
     let text = scrape(&app).await;
@@ -85,17 +92,26 @@ async fn the_gauges_follow_a_breach_and_its_messages(backend: Backend) {
         ("accord_sla_status{sla=\"mql\",status=\"met\"}", 0.0),
         ("accord_breaches_open{sla=\"mql\"}", 1.0),
         ("accord_slas_failing", 0.0),
-        ("accord_events_ingested_total{kind=\"lead.qualified\",team=\"marketing\"}", 3.0),
+        (
+            "accord_events_ingested_total{kind=\"lead.qualified\",team=\"marketing\"}",
+            3.0,
+        ),
     ] {
         assert_eq!(value(&text, series), Some(want), "{series} in\n{text}");
     }
-    assert!(value(&text, "accord_sla_evaluation_age_seconds{sla=\"mql\"}").is_some(), "{text}");
+    assert!(
+        value(&text, "accord_sla_evaluation_age_seconds{sla=\"mql\"}").is_some(),
+        "{text}"
+    );
     let pending = value(&text, "accord_outbox_messages{status=\"pending\"}").unwrap();
     assert!(pending >= 2.0, "both teams' breach mails wait:\n{text}");
     app.clock.advance(chrono::Duration::minutes(10));
     let text = scrape(&app).await;
     let age = value(&text, "accord_outbox_oldest_pending_age_seconds").unwrap();
-    assert!(age >= 600.0, "the oldest waits since the evaluation: {age}\n{text}");
+    assert!(
+        age >= 600.0,
+        "the oldest waits since the evaluation: {age}\n{text}"
+    );
 
     // The mail server comes up, the retries fall due, and the messages go out.
     let sink = SmtpSink::start_on(port).await;
@@ -104,8 +120,14 @@ async fn the_gauges_follow_a_breach_and_its_messages(backend: Backend) {
         value(text, "accord_outbox_messages{status=\"pending\"}") == Some(0.0)
     })
     .await;
-    assert!(value(&text, "accord_outbox_messages{status=\"sent\"}").unwrap() >= 2.0, "{text}");
-    assert_eq!(value(&text, "accord_outbox_oldest_pending_age_seconds"), Some(0.0));
+    assert!(
+        value(&text, "accord_outbox_messages{status=\"sent\"}").unwrap() >= 2.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, "accord_outbox_oldest_pending_age_seconds"),
+        Some(0.0)
+    );
     assert!(!sink.messages().is_empty());
     sink.stop();
 }
@@ -115,7 +137,10 @@ async fn an_unknown_http_method_makes_no_new_series(backend: Backend) {
     for method in ["FOO", "BREW", "PROPFIND"] {
         let response = app
             .client
-            .request(Method::from_bytes(method.as_bytes()).unwrap(), app.url("/api/v1/teams"))
+            .request(
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                app.url("/api/v1/teams"),
+            )
             .bearer_auth(app.admin())
             .send()
             .await

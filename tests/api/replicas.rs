@@ -219,13 +219,31 @@ async fn an_evaluation_through_one_replica_shows_in_every_replicas_status_within
     for served in &replicas {
         let board = status_of(served, &admin).await;
         assert_eq!(board["items"][0]["sla"], "cap-0", "{board}");
-        assert_eq!(board["items"][0]["value"], serde_json::Value::Null, "{board}");
+        assert_eq!(
+            board["items"][0]["value"],
+            serde_json::Value::Null,
+            "{board}"
+        );
     }
     for (round, value) in [(0, 1.0), (1, 2.0)] {
         // Written and evaluated through one replica (a different one each round)...
         let writer = &replicas[round];
-        call(writer, &admin, Method::POST, "/api/v1/events", burst(round, 0)).await;
-        call(writer, &admin, Method::POST, "/api/v1/slas/cap-0/evaluate", json!({})).await;
+        call(
+            writer,
+            &admin,
+            Method::POST,
+            "/api/v1/events",
+            burst(round, 0),
+        )
+        .await;
+        call(
+            writer,
+            &admin,
+            Method::POST,
+            "/api/v1/slas/cap-0/evaluate",
+            json!({}),
+        )
+        .await;
         // ...it shows at once there, and within a second in the others.
         let board = status_of(writer, &admin).await;
         assert_eq!(board["items"][0]["value"].as_f64(), Some(value), "{board}");
