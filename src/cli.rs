@@ -65,7 +65,7 @@ pub enum Command {
         /// Events per transaction: larger is faster (fewer commits); on SQLite a transaction
         /// holds the write lock, which a running server's writes wait for (up to 5 s). Memory
         /// does not grow with it: the file is streamed in chunks of 5,000.
-        #[arg(long, default_value_t = 200_000)]
+        #[arg(long, default_value_t = 50_000)]
         batch: usize,
     },
     /// Write a consistent copy of the embedded SQLite database to FILE, while accord runs
