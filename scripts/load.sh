@@ -9,6 +9,7 @@
 # `accord import` of a seeded lead history from scripts/gen_events.py; seven more SLAs
 # signed through the API; one evaluation of every SLA), then runs wrk for SECONDS each against
 #
+#   healthz  GET /healthz, the framework's ceiling (only when LOAD_RUNS names it)
 #   status   GET /api/v1/status with a head's JWT, as chat bots poll it
 #   events   POST /api/v1/events, NDJSON batches of LOAD_BATCH events with fresh external ids,
 #            with a service token holding events:write
@@ -20,7 +21,8 @@
 #
 # Knobs (environment): LOAD_CONNECTIONS (status connections, 32), LOAD_EVENT_CONNECTIONS (4),
 # LOAD_BATCH (events per request, 100), LOAD_LEADS (leads imported, 20000), LOAD_THREADS (wrk
-# threads, 1: the other core is the server's), LOAD_RUNS (which runs, "status events"), ACCORD_LOG
+# threads, 1: the other core is the server's), LOAD_RUNS (which runs, "status events";
+# "healthz" adds the probe), ACCORD_LOG
 # (server log filter, info), LOAD_ACCORD (a built accord binary to run instead of building one).
 # Logs, wrk output and RSS samples are kept in target/load/<backend>-<time>/.
 
@@ -215,6 +217,11 @@ function done(summary, latency, requests)
 end
 EOF
 sed -n '/^local threads/,$p' "$WORK/status.lua" >>"$WORK/events.lua"
+# The framework's ceiling on this machine: the liveness probe, which reads nothing.
+{
+    echo 'bad = 0'
+    sed -n '/^function response/,$p' "$WORK/status.lua"
+} >"$WORK/healthz.lua"
 
 cpu_ticks() { # the server's user + system CPU time so far, in clock ticks
     awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"
@@ -287,6 +294,7 @@ PY
     return 0
 }
 
+[[ " $RUNS " == *" healthz "* ]] && run_load healthz "$CONNECTIONS" "$WORK/healthz.lua" "$BASE/healthz"
 [[ " $RUNS " == *" status "* ]] && run_load status "$CONNECTIONS" "$WORK/status.lua" "$API/status"
 [[ " $RUNS " == *" events "* ]] && run_load events "$EVENT_CONNECTIONS" "$WORK/events.lua" "$API/events"
 

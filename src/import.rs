@@ -11,8 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::Principal;
 use crate::domain::event::{self, Format, Position, RawEvent};
-use crate::error::AppError;
-use crate::service::events::{BatchChecker, store_batch, team_ids};
+use crate::service::events::{BatchChecker, store_chunks, team_ids};
 use crate::store::Db;
 
 /// What an import came to.
@@ -47,8 +46,13 @@ impl<R: Read> Read for Counting<R> {
 /// Most invalid items printed; the summary counts them all.
 const MAX_PRINTED_PROBLEMS: usize = 20;
 
+/// Events handed from the reading thread to the writer at a time: what the import holds in
+/// memory is two of these, whatever the file's size or the transaction's.
+const CHUNK: usize = 5_000;
+
 /// Imports `path` (`-` for stdin) into the database, `batch` events per transaction. Reading and
-/// checking run on their own thread, one batch ahead of the writer, so parsing overlaps storing.
+/// checking run on their own thread, a chunk ahead of the writer, so parsing overlaps storing and
+/// the file is streamed.
 pub fn run(
     db: &Db,
     path: &str,
@@ -80,7 +84,8 @@ pub fn run(
         last: Instant::now(),
     });
 
-    // One batch may wait while the writer stores the previous one: memory stays at two batches.
+    // One chunk may wait while the writer stores the previous one: memory stays at two chunks.
+    let chunk = CHUNK.min(batch);
     let (batches, arrivals) = std::sync::mpsc::sync_channel::<Vec<event::NewEvent>>(1);
     let reading = std::thread::spawn(move || -> Result<(usize, usize), String> {
         let mut checker = BatchChecker::new(&teams, now);
@@ -96,7 +101,7 @@ pub fn run(
                 }
                 invalid += 1;
             }
-            checker.events.len() < batch
+            checker.events.len() < chunk
                 || batches.send(std::mem::take(&mut checker.events)).is_ok()
         };
         let read = match format {
@@ -119,23 +124,27 @@ pub fn run(
     });
 
     let mut report = ImportReport::default();
-    let mut failure: Option<AppError> = None;
-    for events in arrivals {
-        match store_batch(&mut conn, &events, &Principal::System.actor(), now) {
-            Ok(summary) => {
-                report.accepted += summary.accepted;
-                report.duplicates += summary.duplicates;
+    let stored = store_chunks(
+        &mut conn,
+        arrivals.into_iter(),
+        batch,
+        &Principal::System.actor(),
+        now,
+        |total| {
+            if let Some(progress) = progress.as_mut() {
+                progress.show(total.accepted + total.duplicates, started);
             }
-            Err(e) => {
-                // Dropping the receiver stops the reader at its next batch.
-                failure = Some(e);
-                break;
-            }
+        },
+    );
+    // On a failure the receiver is dropped, which stops the reader at its next chunk.
+    let failure = match stored {
+        Ok(total) => {
+            report.accepted = total.accepted;
+            report.duplicates = total.duplicates;
+            None
         }
-        if let Some(progress) = progress.as_mut() {
-            progress.show(report.accepted + report.duplicates, started);
-        }
-    }
+        Err(error) => Some(error),
+    };
     let read = reading
         .join()
         .map_err(|_| anyhow::anyhow!("the reading thread panicked"))?;

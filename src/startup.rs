@@ -110,6 +110,8 @@ impl Application {
         config.ensure_data_dir()?;
         let sqlite_lock = lock_sqlite(&config)?;
         let (db, jwt, first_admin) = prepare(&config, clock.as_ref(), true).await?;
+        // Hot reads (the board, callers' accounts) are kept in memory while this watches.
+        db.watch_changes();
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();

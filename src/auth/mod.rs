@@ -210,13 +210,18 @@ pub async fn take_share_token(
 }
 
 async fn authenticate(state: &AppState, token: String) -> Result<Principal, AppError> {
+    let now = state.clock.now();
     if credentials::is_service_token(&token) {
         let hash = credentials::hash_service_token(&token);
+        // Kept in memory until the database changes (see `store::memo`): a revocation applies
+        // at once on this replica, and within the change signal's delay on the others.
         let found = state
             .db
-            .run(move |conn| Ok(store::service_tokens::find_by_hash(conn, &hash)?))
+            .run_memo(format!("token {hash}"), now, move |conn| {
+                Ok((store::service_tokens::find_by_hash(conn, &hash)?, None))
+            })
             .await?;
-        return match found {
+        return match (*found).clone() {
             Some(token) if token.revoked_at.is_none() => Ok(Principal::Service(token)),
             Some(_) => Err(AppError::Unauthorized(
                 "this service token has been revoked",
@@ -236,13 +241,17 @@ pub async fn current_person(
     user_id: String,
     generation: i32,
 ) -> Result<Principal, AppError> {
-    // The user is read on every request, so a deactivation, a role change or a new password
-    // applies at once.
+    let now = state.clock.now();
+    // The account is kept in memory until the database changes (see `store::memo`), so a
+    // deactivation, a role change or a new password applies at once on this replica and within
+    // the change signal's delay on the others.
     let user = state
         .db
-        .run(move |conn| Ok(store::users::find(conn, &user_id)?))
+        .run_memo(format!("user {user_id}"), now, move |conn| {
+            Ok((store::users::find(conn, &user_id)?, None))
+        })
         .await?;
-    match user {
+    match (*user).clone() {
         Some(user) if user.deactivated_at.is_some() => Err(AppError::Unauthorized(
             "the account behind this token is deactivated",
         )),

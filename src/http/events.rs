@@ -110,6 +110,10 @@ pub async fn post_events(
         state.clock.now(),
     );
     let teams = state.db.run(service::events::team_ids).await?;
+    let slugs: std::collections::HashMap<String, String> = teams
+        .iter()
+        .map(|(slug, id)| (id.clone(), slug.clone()))
+        .collect();
     let body = read_body(&req, &mut payload.into_inner(), max_bytes)
         .await?
         .freeze();
@@ -120,10 +124,21 @@ pub async fn post_events(
     })
     .await
     .map_err(|e| anyhow::anyhow!("event check failed: {e}"))??;
-    let summary = state
+    let (summary, events) = state
         .db
-        .run(move |conn| service::events::store_batch(conn, &events, &submitted_by, now))
+        .run(move |conn| {
+            let summary = service::events::store_batch(conn, &events, &submitted_by, now)?;
+            Ok((summary, events))
+        })
         .await?;
+    let mut counts: std::collections::HashMap<(&str, &str), u64> = Default::default();
+    for event in &events {
+        let team = slugs.get(&event.team_id).map_or("", String::as_str);
+        *counts.entry((team, event.kind.as_str())).or_default() += 1;
+    }
+    state
+        .metrics
+        .events_ingested(counts, summary.duplicates as u64);
     Ok(HttpResponse::Ok().json(IngestResponse {
         accepted: summary.accepted,
         duplicates: summary.duplicates,

@@ -289,34 +289,43 @@ pub async fn slack_command(
     let links = state.config.links();
     let answer = match verb.as_str() {
         "status" => {
-            state
-                .db
-                .run(move |conn| {
-                    let (team, sla) = match arg.as_deref() {
-                        None => (None, None),
-                        Some(a) if store::teams::find_by_slug(conn, a)?.is_some() => {
-                            (Some(a.to_string()), None)
-                        }
-                        Some(a) if store::slas::find_by_key(conn, a)?.is_some() => {
-                            (None, Some(a.to_string()))
-                        }
-                        Some(a) => return unknown(conn, "team or SLA", a, &links, now),
-                    };
-                    let lines =
-                        service::reports::board(conn, &Principal::System, team.as_deref(), now)?;
-                    let (lines, plain): (Vec<Line>, Vec<String>) = lines
-                        .iter()
-                        .filter(|l| sla.as_ref().is_none_or(|sla| l.sla == *sla))
+            // The same kept board as `/status` (see `service::reports::current_board`).
+            let board = service::reports::current_board(&state.db, now).await?;
+            let all = board.lines_for(&Principal::System, None)?;
+            let known = |a: &str| board.has_team(a) || all.iter().any(|l| l.sla == a);
+            match arg {
+                // Not on the board: a proposed or retired SLA shows nothing, anything else
+                // is answered with the names that exist.
+                Some(a) if !known(&a) => {
+                    state
+                        .db
+                        .run(move |conn| match store::slas::find_by_key(conn, &a)? {
+                            Some(_) => Ok(answer(
+                                "Where the agreements stand",
+                                &[],
+                                &[],
+                                &links.board(),
+                            )),
+                            None => unknown(conn, "team or SLA", &a, &links, now),
+                        })
+                        .await?
+                }
+                arg => {
+                    let team = arg.as_deref().filter(|a| board.has_team(a));
+                    let (lines, plain): (Vec<Line>, Vec<String>) = board
+                        .lines_for(&Principal::System, team)?
+                        .into_iter()
+                        .filter(|l| team.is_some() || arg.as_deref().is_none_or(|sla| l.sla == sla))
                         .map(|l| status_line(l, &links))
                         .unzip();
-                    Ok(answer(
+                    answer(
                         "Where the agreements stand",
                         &lines,
                         &plain,
                         &links.board(),
-                    ))
-                })
-                .await?
+                    )
+                }
+            }
         }
         "breaches" => {
             state

@@ -141,48 +141,48 @@ pub async fn get_status(
 ) -> Result<HttpResponse, AppError> {
     let StatusQuery { team, format } = query.into_inner();
     service::reports::may_read_board(&principal)?;
-    let now = state.clock.now();
-    let (text, content_type) = match format.as_deref() {
-        None | Some("json") => (false, "application/json"),
-        Some("text") => (true, "text/plain; charset=utf-8"),
+    let text = match format.as_deref() {
+        None | Some("json") => false,
+        Some("text") => true,
         Some(other) => {
             // An unknown team is reported first, as for a good format.
-            state
-                .db
-                .run(move |conn| service::reports::board_until(conn, team.as_deref(), now))
-                .await?;
+            let board = service::reports::current_board(&state.db, state.clock.now()).await?;
+            board.lines_for(&principal, team.as_deref())?;
             return Err(AppError::BadRequest(format!(
                 "format must be json or text, not {other:?}"
             )));
         }
     };
-    // Bots poll this: the answer is kept while nothing is committed to the database and no
-    // period or version starts or ends (see `store::memo`); the caller is checked every time.
+    // Bots poll this: the board is kept in memory and each answer rendered once per snapshot
+    // (see `service::reports::current_board`); the caller is checked every time.
+    let board = service::reports::current_board(&state.db, state.clock.now()).await?;
+    let lines = board.lines_for(&principal, team.as_deref())?;
     let key = format!("status {text} {team:?}");
-    let body = state
-        .db
-        .run_memo(key, now, move |conn| {
-            let (lines, until) = service::reports::board_until(conn, team.as_deref(), now)?;
-            let body = if text {
-                lines
-                    .iter()
-                    .map(|l| text_line(l) + "\n")
-                    .collect::<String>()
-            } else {
-                let items: Vec<StatusLineResponse> =
-                    lines.into_iter().map(StatusLineResponse::from).collect();
-                serde_json::to_string(&super::pagination::ListResponse {
-                    items,
-                    next_cursor: None,
-                })
-                .map_err(|e| AppError::Unexpected(e.into()))?
-            };
-            Ok((web::Bytes::from(body), until))
+    let body = board.rendered(&key, || {
+        if text {
+            return Ok(lines
+                .iter()
+                .map(|l| text_line(l) + "\n")
+                .collect::<String>()
+                .into_bytes());
+        }
+        let items: Vec<StatusLineResponse> = lines
+            .into_iter()
+            .map(|line| StatusLineResponse::from(line.clone()))
+            .collect();
+        serde_json::to_vec(&super::pagination::ListResponse {
+            items,
+            next_cursor: None,
         })
-        .await?;
+        .map_err(|e| AppError::Unexpected(e.into()))
+    })?;
+    let content_type = match text {
+        true => "text/plain; charset=utf-8",
+        false => "application/json",
+    };
     Ok(HttpResponse::Ok()
         .content_type(content_type)
-        .body(web::Bytes::clone(&body)))
+        .body(web::Bytes::from_owner(body)))
 }
 
 /// `GET /reports/compliance` range.

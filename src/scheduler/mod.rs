@@ -59,6 +59,9 @@ pub async fn evaluate_periodically(state: web::Data<AppState>) {
             .await
         {
             Ok(report) => {
+                state
+                    .metrics
+                    .evaluation_cycle(started.elapsed().as_secs_f64());
                 for (key, _) in &report.failed {
                     state.metrics.evaluation_failed(key);
                 }

@@ -210,6 +210,38 @@ pub fn store_batch(
     })
 }
 
+/// Stores checked events arriving in chunks (a stream too large to hold at once), committing
+/// every `per_transaction` events or so (after the chunk that reaches it) and at the end;
+/// `progress` hears the total after each commit. Duplicates count as in [`store_batch`].
+pub fn store_chunks(
+    conn: &mut DbConn,
+    chunks: impl Iterator<Item = Vec<NewEvent>>,
+    per_transaction: usize,
+    submitted_by: &str,
+    now: DateTime<Utc>,
+    mut progress: impl FnMut(IngestSummary),
+) -> Result<IngestSummary, AppError> {
+    let mut chunks = chunks.peekable();
+    let mut total = IngestSummary::default();
+    while chunks.peek().is_some() {
+        let stored = write_tx(conn, |conn| {
+            let mut stored = IngestSummary::default();
+            while stored.accepted + stored.duplicates < per_transaction {
+                let Some(chunk) = chunks.next() else { break };
+                let accepted =
+                    store::events::insert_new(conn, &chunk, submitted_by, to_db_time(now))?;
+                stored.accepted += accepted;
+                stored.duplicates += chunk.len() - accepted;
+            }
+            Ok::<_, AppError>(stored)
+        })?;
+        total.accepted += stored.accepted;
+        total.duplicates += stored.duplicates;
+        progress(total);
+    }
+    Ok(total)
+}
+
 /// What `GET /events` is narrowed to, as the client wrote it.
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {

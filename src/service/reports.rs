@@ -63,6 +63,88 @@ fn team_id(conn: &mut DbConn, slug: Option<&str>) -> Result<Option<String>, AppE
     }
 }
 
+/// The status board of every active SLA as one snapshot, kept in memory until the database
+/// changes or a period or version it shows starts or ends (see [`current_board`]).
+pub struct Board {
+    /// Every active SLA's line, in key order.
+    pub lines: Vec<StatusLine>,
+    /// The slugs of every team, so a filter by an unknown team is refused without a read.
+    teams: std::collections::HashSet<String>,
+    /// Answers rendered from this snapshot (by the caller's key), so each is rendered once.
+    rendered: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<[u8]>>>,
+}
+
+impl Board {
+    /// The lines `actor` may read, only those where `team` (a slug) is a party when given. The
+    /// same rules as [`board`], applied in memory.
+    pub fn lines_for(
+        &self,
+        actor: &Principal,
+        team: Option<&str>,
+    ) -> Result<Vec<&StatusLine>, AppError> {
+        may_read_board(actor)?;
+        if let Some(slug) = team
+            && !self.teams.contains(slug)
+        {
+            return Err(AppError::invalid(
+                "team",
+                format!("no team with slug {slug:?}"),
+            ));
+        }
+        Ok(self
+            .lines
+            .iter()
+            .filter(|line| team.is_none_or(|slug| line.provider == slug || line.consumer == slug))
+            .collect())
+    }
+
+    /// Whether `slug` names a team.
+    pub fn has_team(&self, slug: &str) -> bool {
+        self.teams.contains(slug)
+    }
+
+    /// `render()`'s answer, computed once per snapshot and `key`.
+    pub fn rendered(
+        &self,
+        key: &str,
+        render: impl FnOnce() -> Result<Vec<u8>, AppError>,
+    ) -> Result<std::sync::Arc<[u8]>, AppError> {
+        let lock = || {
+            self.rendered
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(body) = lock().get(key) {
+            return Ok(body.clone());
+        }
+        let body: std::sync::Arc<[u8]> = render()?.into();
+        lock().insert(key.to_string(), body.clone());
+        Ok(body)
+    }
+}
+
+/// The status board at `now`, from memory while nothing it shows has changed: the one read
+/// path of `/status`, the Slack command and the status page. Requests read no database while
+/// it holds (the caller's account is kept the same way, see `auth`).
+pub async fn current_board(
+    db: &store::Db,
+    now: DateTime<Utc>,
+) -> Result<std::sync::Arc<Board>, AppError> {
+    db.run_memo("board".into(), now, move |conn| {
+        store::read_tx(conn, |conn| {
+            let (lines, until) = board_until(conn, None, now)?;
+            let teams = store::teams::slugs(conn)?.into_iter().collect();
+            let board = Board {
+                lines,
+                teams,
+                rendered: Default::default(),
+            };
+            Ok((board, until))
+        })
+    })
+    .await
+}
+
 /// Every active SLA's current period, optionally only where `team` is a party.
 pub fn board(
     conn: &mut DbConn,

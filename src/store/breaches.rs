@@ -223,3 +223,19 @@ pub fn due_for_reminder(conn: &mut DbConn, before: DateTime<Utc>) -> QueryResult
         .map(to_breach)
         .collect()
 }
+
+/// How many breaches still need someone (open, acknowledged or disputed), by SLA key.
+pub fn count_live_by_sla(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
+    let live = [
+        BreachStatus::Open,
+        BreachStatus::Acknowledged,
+        BreachStatus::Disputed,
+    ]
+    .map(|s| s.as_str());
+    breaches::table
+        .inner_join(slas::table)
+        .filter(breaches::status.eq_any(live))
+        .group_by(slas::key)
+        .select((slas::key, diesel::dsl::count_star()))
+        .load(conn)
+}

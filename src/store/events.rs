@@ -54,6 +54,23 @@ pub fn insert_new(
     // backends have them natively, and they are what makes bulk loading fast.
     match conn {
         DbConn::Postgres(pg) => {
+            // backend: COPY is PostgreSQL's bulk load, as fast as the table and its indexes
+            // allow. It refuses the whole batch at a stored (or repeated) external id; then the
+            // batch is inserted again with ON CONFLICT DO NOTHING, which skips those. In a
+            // savepoint, so the refusal leaves the caller's transaction usable.
+            let copied = pg.transaction(|pg| {
+                diesel::copy_from(events::table)
+                    .from_insertable(rows.as_slice())
+                    .execute(pg)
+            });
+            match copied {
+                Ok(n) => return Ok(n),
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => {}
+                Err(error) => return Err(error),
+            }
             for chunk in rows.chunks(ROWS_PER_STATEMENT) {
                 inserted += diesel::insert_into(events::table)
                     .values(chunk)

@@ -121,7 +121,8 @@ impl ManageConnection for ConnectionManager {
 pub struct Db {
     pool: Pool<ConnectionManager>,
     backend: Backend,
-    memo: Option<std::sync::Arc<memo::Memo>>,
+    url: DatabaseUrl,
+    memo: std::sync::Arc<memo::Memo>,
 }
 
 impl Db {
@@ -132,11 +133,7 @@ impl Db {
             DatabaseUrl::Sqlite(_) => Backend::Sqlite,
             DatabaseUrl::Postgres(_) => Backend::Postgres,
         };
-        // On SQLite this first connection stays, to watch for commits (see `memo`).
-        let memo = match connect(url).with_context(|| format!("cannot open {}", url.redacted()))? {
-            DbConn::Sqlite(watch) => Some(std::sync::Arc::new(memo::Memo::new(watch))),
-            DbConn::Postgres(_) => None,
-        };
+        connect(url).with_context(|| format!("cannot open {}", url.redacted()))?;
         // SQLite has one writer at a time: a few connections are enough, and more only queue.
         // No idle minimum: the pool then never opens connections in the background, which a
         // short-lived command could be tearing down (TLS and libpq state) while it exits.
@@ -156,7 +153,8 @@ impl Db {
         Ok(Self {
             pool,
             backend,
-            memo,
+            url: url.clone(),
+            memo: Default::default(),
         })
     }
 
@@ -234,7 +232,7 @@ pub fn has_pending_migrations(conn: &mut DbConn) -> anyhow::Result<bool> {
     pending.map_err(|e| anyhow::anyhow!("cannot read migration state: {e}"))
 }
 
-/// Runs `f` in a write transaction.
+/// Runs `f` in a write transaction; after it commits, the change signal moves (see [`memo`]).
 ///
 /// backend: on SQLite the transaction starts with `BEGIN IMMEDIATE`, taking the write lock up
 /// front; a deferred transaction that reads first and then writes fails at once with
@@ -246,16 +244,20 @@ pub fn write_tx<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    let DbConn::Sqlite(lite) = conn else {
-        return conn.transaction(f);
-    };
-    if AnsiTransactionManager::transaction_manager_status_mut(lite)
-        .transaction_depth()?
-        .is_some()
-    {
-        // Already inside a transaction: nest as a savepoint like `transaction` does.
+    let nested = match conn {
+        DbConn::Postgres(pg) => AnsiTransactionManager::transaction_manager_status_mut(pg),
+        DbConn::Sqlite(lite) => AnsiTransactionManager::transaction_manager_status_mut(lite),
+    }
+    .transaction_depth()?
+    .is_some();
+    if nested {
+        // Already inside a transaction: nest as a savepoint like `transaction` does; the
+        // outermost transaction moves the change signal when it commits.
         return conn.transaction(f);
     }
+    let DbConn::Sqlite(lite) = conn else {
+        return conn.transaction(f).inspect(|_| memo::changed());
+    };
     AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
     let result = f(conn);
     let DbConn::Sqlite(lite) = conn else {
@@ -264,6 +266,7 @@ where
     match result {
         Ok(value) => {
             AnsiTransactionManager::commit_transaction(lite)?;
+            memo::changed();
             Ok(value)
         }
         Err(error) => {

@@ -308,3 +308,21 @@ pub fn list(
     }
     Ok(query.load(conn)?.into_iter().map(to_message).collect())
 }
+
+/// Per status (`pending`, `sent`, `failed`): how many messages, and when the oldest was written.
+pub fn count_by_status(
+    conn: &mut DbConn,
+) -> QueryResult<Vec<(String, i64, Option<DateTime<Utc>>)>> {
+    let rows: Vec<(String, i64, Option<NaiveDateTime>)> = outbox::table
+        .group_by(outbox::status)
+        .select((
+            outbox::status,
+            diesel::dsl::count_star(),
+            diesel::dsl::min(outbox::created_at),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(status, n, oldest)| (status, n, oldest.map(from_db_time)))
+        .collect())
+}

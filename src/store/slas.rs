@@ -209,9 +209,10 @@ pub fn record_evaluation_error(
     Ok(None)
 }
 
-/// Ends the SLA's episode of failed evaluations, if it had one.
+/// Ends the SLA's episode of failed evaluations, if it had one. Called outside a transaction,
+/// so it moves the change signal itself (the board shows the error).
 pub fn clear_evaluation_error(conn: &mut DbConn, sla_id: &str) -> QueryResult<()> {
-    diesel::update(
+    let cleared = diesel::update(
         slas::table
             .filter(slas::id.eq(sla_id))
             .filter(slas::eval_error_since.is_not_null()),
@@ -221,6 +222,9 @@ pub fn clear_evaluation_error(conn: &mut DbConn, sla_id: &str) -> QueryResult<()
         slas::eval_error_since.eq(None::<NaiveDateTime>),
     ))
     .execute(conn)?;
+    if cleared > 0 {
+        super::memo::changed();
+    }
     Ok(())
 }
 

@@ -129,6 +129,11 @@ pub fn update(conn: &mut DbConn, before: &Team, after: &Team) -> QueryResult<()>
     Ok(())
 }
 
+/// Every team's slug.
+pub fn slugs(conn: &mut DbConn) -> QueryResult<Vec<String>> {
+    teams::table.select(teams::slug).load(conn)
+}
+
 /// The team with this slug.
 pub fn find_by_slug(conn: &mut DbConn, slug: &str) -> QueryResult<Option<Team>> {
     teams::table

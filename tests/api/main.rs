@@ -21,6 +21,7 @@ mod hostile;
 mod lifecycle;
 mod matrix;
 mod messages;
+mod metrics;
 mod notifications;
 mod operations;
 mod people;

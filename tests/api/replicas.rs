@@ -181,3 +181,125 @@ async fn a_second_server_on_one_sqlite_file_is_refused() {
     assert_eq!(me["email"], "admin@accord.local");
     after_crash.terminate().await;
 }
+
+/// `GET /status` of `served` as the admin.
+async fn status_of(served: &Served, admin: &str) -> serde_json::Value {
+    call(served, admin, Method::GET, "/api/v1/status", json!({})).await
+}
+
+/// Polls `served`'s `/status` for up to a second until `cap-0`'s value is `want`.
+async fn shows_within_a_second(served: &Served, admin: &str, want: f64) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let board = status_of(served, admin).await;
+        if board["items"][0]["value"].as_f64() == Some(want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} still shows {board} after 1 s",
+            served.address
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evaluation_through_one_replica_shows_in_every_replicas_status_within_a_second() {
+    let db = TestDb::new(Backend::Postgres);
+    let env = db.env();
+    let log = |name: &str| db.dir.path().join(format!("{name}.log"));
+    let mut replicas = Vec::new();
+    for n in 0..3 {
+        replicas.push(Served::start(&env, log(&format!("replica-{n}"))).await);
+    }
+    let admin = admin_token(&replicas[0]).await;
+    capped_agreements(&replicas[0], &admin, 1).await;
+    // Each replica has read (and keeps) the board: the SLA is not evaluated yet.
+    for served in &replicas {
+        let board = status_of(served, &admin).await;
+        assert_eq!(board["items"][0]["sla"], "cap-0", "{board}");
+        assert_eq!(
+            board["items"][0]["value"],
+            serde_json::Value::Null,
+            "{board}"
+        );
+    }
+    for (round, value) in [(0, 1.0), (1, 2.0)] {
+        // Written and evaluated through one replica (a different one each round)...
+        let writer = &replicas[round];
+        call(
+            writer,
+            &admin,
+            Method::POST,
+            "/api/v1/events",
+            burst(round, 0),
+        )
+        .await;
+        call(
+            writer,
+            &admin,
+            Method::POST,
+            "/api/v1/slas/cap-0/evaluate",
+            json!({}),
+        )
+        .await;
+        // ...it shows at once there, and within a second in the others.
+        let board = status_of(writer, &admin).await;
+        assert_eq!(board["items"][0]["value"].as_f64(), Some(value), "{board}");
+        for served in &replicas {
+            shows_within_a_second(served, &admin, value).await;
+        }
+    }
+    // A deactivated account loses access on every replica within a second too.
+    let member = json!({"email": "member@example.com", "name": "Member", "team": "sales",
+        "role": "member", "password": "member-password-123"});
+    let created = call(&replicas[0], &admin, Method::POST, "/api/v1/users", member).await;
+    let token: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/token", replicas[0].address))
+        .json(&json!({"email": "member@example.com", "password": "member-password-123"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    for served in &replicas {
+        status_of(served, &token).await;
+    }
+    let path = format!("/api/v1/users/{}", created["id"].as_str().unwrap());
+    reqwest::Client::new()
+        .delete(format!("{}{path}", replicas[1].address))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    for served in &replicas {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            let status = reqwest::Client::new()
+                .get(format!("{}/api/v1/status", served.address))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            if status == reqwest::StatusCode::UNAUTHORIZED {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} still answers a deactivated account after 1 s",
+                served.address
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    for served in replicas {
+        let log = served.terminate().await;
+        assert!(!log.contains("ERROR"), "{log}");
+    }
+}

@@ -167,11 +167,11 @@ fn scope_of(actor: &Principal) -> Option<String> {
 fn load(
     conn: &mut DbConn,
     actor: &Principal,
+    board: Vec<service::reports::StatusLine>,
     now: DateTime<Utc>,
 ) -> Result<(Vec<Line>, Option<Vec<OpenBreach>>), AppError> {
-    let scope = scope_of(actor);
     let mut lines = Vec::new();
-    for line in service::reports::board(conn, actor, scope.as_deref(), now)? {
+    for line in board {
         let agreement = service::slas::get(conn, actor, &line.sla)?;
         let Some(version) = agreement.current(now) else {
             continue;
@@ -282,7 +282,18 @@ fn load(
 pub async fn board(state: web::Data<AppState>, viewer: Viewer) -> PageResult {
     let now = state.clock.now();
     let actor = viewer.principal.clone();
-    let (lines, breaches) = state.db.run(move |conn| load(conn, &actor, now)).await?;
+    // The lines come from the same kept board as `/status` and Slack.
+    let scope = scope_of(&actor);
+    let board: Vec<_> = service::reports::current_board(&state.db, now)
+        .await?
+        .lines_for(&actor, scope.as_deref())?
+        .into_iter()
+        .cloned()
+        .collect();
+    let (lines, breaches) = state
+        .db
+        .run(move |conn| load(conn, &actor, board, now))
+        .await?;
     let shared = viewer.person.is_none();
     let mut chrome = viewer.chrome("Where the agreements stand");
     if shared {
