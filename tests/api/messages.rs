@@ -679,43 +679,13 @@ async fn every_link_in_every_message_opens_for_a_signed_in_person(backend: Backe
     );
     assert!(links.iter().all(|l| !l.contains("/api/")), "{links:?}");
 
-    // A browser session: sign in with the form, keep its cookies, then open each link.
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let signed_in = browser
-        .post(app.url("/sign-in"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(
-            serde_urlencoded::to_string([
-                ("email", marketing.email.as_str()),
-                ("password", PASSWORD),
-            ])
-            .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let cookies: Vec<String> = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
-        .collect();
-    assert!(
-        signed_in.status().is_redirection() && !cookies.is_empty(),
-        "signing in with the form: {}",
-        signed_in.status()
-    );
+    // A browser session: sign in with the form (and its anti-forgery token), then open each link.
+    let browser = crate::helpers::WebSession::new(&app);
+    browser.sign_in(&marketing.email, PASSWORD).await;
     for link in &links {
-        let response = browser
-            .get(link)
-            .header("cookie", cookies.join("; "))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{link}");
+        let path = link.strip_prefix(&app.url("")).unwrap();
+        let page = browser.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{link}");
     }
 }
 
