@@ -170,6 +170,7 @@ fn version_row(v: &SlaVersion) -> VersionRow {
     }
 }
 
+#[allow(clippy::type_complexity)]
 fn load(
     conn: &mut DbConn,
     actor: &Principal,
