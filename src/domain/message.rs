@@ -262,6 +262,8 @@ impl Summary {
 
 /// One message or a summary of several: what the outbox renders for every channel.
 #[derive(Clone, Debug)]
+// Built once per cause and rendered right away; never stored in bulk.
+#[allow(clippy::large_enum_variant)]
 pub enum Message {
     /// One message about one SLA.
     One(MessageFacts),
