@@ -318,12 +318,7 @@ pub async fn slack_command(
                         .filter(|l| team.is_some() || arg.as_deref().is_none_or(|sla| l.sla == sla))
                         .map(|l| status_line(l, &links))
                         .unzip();
-                    answer(
-                        "Where the agreements stand",
-                        &lines,
-                        &plain,
-                        &links.board(),
-                    )
+                    answer("Where the agreements stand", &lines, &plain, &links.board())
                 }
             }
         }

@@ -326,7 +326,7 @@ mod tests {
         );
 
         // A write transaction of this process is seen at once.
-        super::super::write_tx(&mut *db.get().unwrap(), |conn| {
+        super::super::write_tx(&mut db.get().unwrap(), |conn| {
             conn.batch_execute("INSERT INTO t VALUES (1)")
         })
         .unwrap();

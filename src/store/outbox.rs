@@ -309,10 +309,11 @@ pub fn list(
     Ok(query.load(conn)?.into_iter().map(to_message).collect())
 }
 
+/// One status's messages: the status, how many, and when the oldest was written.
+pub type StatusCount = (String, i64, Option<DateTime<Utc>>);
+
 /// Per status (`pending`, `sent`, `failed`): how many messages, and when the oldest was written.
-pub fn count_by_status(
-    conn: &mut DbConn,
-) -> QueryResult<Vec<(String, i64, Option<DateTime<Utc>>)>> {
+pub fn count_by_status(conn: &mut DbConn) -> QueryResult<Vec<StatusCount>> {
     let rows: Vec<(String, i64, Option<NaiveDateTime>)> = outbox::table
         .group_by(outbox::status)
         .select((

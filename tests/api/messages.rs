@@ -48,12 +48,12 @@ fn decode_quoted_printable(body: &str) -> String {
         let raw = line.as_bytes();
         let mut i = 0;
         while i < raw.len() {
-            if raw[i] == b'=' && i + 2 < raw.len() + 0 && i + 2 <= raw.len() - 1 + 1 {
-                if let Ok(byte) = u8::from_str_radix(&line[i + 1..i + 3], 16) {
-                    bytes.push(byte);
-                    i += 3;
-                    continue;
-                }
+            if raw[i] == b'='
+                && let Some(Ok(byte)) = line.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16))
+            {
+                bytes.push(byte);
+                i += 3;
+                continue;
             }
             bytes.push(raw[i]);
             i += 1;
