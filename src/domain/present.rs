@@ -320,6 +320,17 @@ pub fn pace(
             )
         });
     }
+    // A ceiling only fills up: once passed, it stays passed; until then there is no pace to tell.
+    if matches!(op, Op::Le | Op::Lt) {
+        return Some(if op.holds(value, target) {
+            format!("{count} {event} so far, target {target_words}")
+        } else {
+            format!(
+                "{count} {event} so far, target {target_words}: already {} over",
+                number((value - target).max(1.0))
+            )
+        });
+    }
     if elapsed < 0.1 {
         return Some(format!(
             "{count} {event} so far, target {target_words}; too early to project"
@@ -562,6 +573,10 @@ mod tests {
         assert_eq!(
             pace(&d, 9, 0.6, false, Op::Ge, 20.0).unwrap(),
             "9 lead.qualified so far; at this pace 15 by the end, target at least 20"
+        );
+        assert_eq!(
+            pace(&d, 6, 0.05, false, Op::Le, 4.0).unwrap(),
+            "6 lead.qualified so far, target at most 4: already 2 over"
         );
         assert_eq!(pace(&response_time(), 9, 0.6, false, Op::Ge, 20.0), None);
     }
