@@ -454,7 +454,7 @@ async fn demo(config: Config, clock: Arc<dyn Clock>, no_serve: bool) -> anyhow::
         "sent through ACCORD_SMTP_URL".to_string()
     } else {
         format!(
-            "written to {} (file names start with the kind: ls {}/breach.opened_*)",
+            "written to {} (file names start with the kind: ls {}/breach.*)",
             outbox.display(),
             outbox.display()
         )
