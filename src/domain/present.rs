@@ -122,6 +122,22 @@ pub fn period(definition: &Definition, start: DateTime<Utc>, end: DateTime<Utc>)
     }
 }
 
+/// The zone an SLA's periods are local to (UTC for rolling windows): the zone its people read
+/// times in.
+pub fn zone(definition: &Definition) -> chrono_tz::Tz {
+    match &definition.window {
+        Window::Calendar { timezone, .. } => *timezone,
+        Window::Rolling { .. } => chrono_tz::UTC,
+    }
+}
+
+/// An instant as people in `zone` read it: `Mon 9 Nov 2026, 14:00 CET`.
+pub fn moment(at: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
+    at.with_timezone(&zone)
+        .format("%a %-d %b %Y, %H:%M %Z")
+        .to_string()
+}
+
 /// A number for people: whole numbers as they are, others to one decimal.
 pub fn number(value: f64) -> String {
     let rounded = (value * 10.0).round() / 10.0;
@@ -358,8 +374,8 @@ pub fn definition_in_words(definition: &Definition) -> String {
             numerator,
             denominator,
         } => format!(
-            "keeps {} at {target} of {}",
-            numerator.event, denominator.event
+            "turns {target} of {} into {}",
+            denominator.event, numerator.event
         ),
         Metric::ResponseTime { start, stop, .. } => format!(
             "answers {target} of {} (by {}) {}",

@@ -26,6 +26,9 @@ pub struct Evidence {
     pub more: usize,
     /// Counts: the shortfall of a closed period or the pace of an open one.
     pub pace: Option<String>,
+    /// The counts behind the stored value of the window (an evaluation's `details`); `null`
+    /// when none is stored.
+    pub details: serde_json::Value,
 }
 
 /// The evidence of `[start, end)` judged by `version`, as of `now`.
@@ -57,7 +60,7 @@ pub fn for_window(
                 Evidence {
                     missed,
                     more,
-                    pace: None,
+                    ..Evidence::default()
                 }
             }
             (_, Measurement::Count(count)) => {
@@ -94,5 +97,9 @@ pub fn for_breach(
         .iter()
         .find(|v| v.version == breach.version)
         .ok_or(AppError::NotFound("sla version"))?;
-    for_window(conn, version, breach.period_start, breach.period_end, now)
+    let stored = store::evaluations::find(conn, &breach.sla_id, &breach.sla, breach.period_start)?;
+    Ok(Evidence {
+        details: stored.map(|e| e.details).unwrap_or_default(),
+        ..for_window(conn, version, breach.period_start, breach.period_end, now)?
+    })
 }

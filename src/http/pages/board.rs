@@ -100,6 +100,11 @@ pub fn unit(definition: &Definition) -> &'static str {
 
 /// The history chart of `definition` over `history`.
 pub fn history_chart(definition: &Definition, history: &[Evaluation]) -> String {
+    // Ratios are stored as fractions and drawn, like response times, in percent.
+    let scale = match definition.metric {
+        Metric::Ratio { .. } => 100.0,
+        _ => 1.0,
+    };
     let bars: Vec<Bar> = history
         .iter()
         .map(|e| {
@@ -107,7 +112,7 @@ pub fn history_chart(definition: &Definition, history: &[Evaluation]) -> String 
             let reading = present::reading(definition, e.value, e.op, e.target, &e.details);
             Bar {
                 label: bar_label(definition, e.period_start, e.period_end),
-                value: e.value,
+                value: e.value.map(|v| v * scale),
                 status: e.status.as_str().to_string(),
                 title: format!(
                     "{}: {} ({})",
@@ -120,7 +125,7 @@ pub fn history_chart(definition: &Definition, history: &[Evaluation]) -> String 
         .collect();
     chart::svg(
         &bars,
-        definition.objective.target,
+        definition.objective.target * scale,
         unit(definition),
         &format!(
             "{} over the last {} periods against the target, {}",

@@ -87,12 +87,14 @@ pub async fn page(state: web::Data<AppState>, viewer: Viewer, id: web::Path<Stri
         .find(|v| v.version == breach.version)
         .ok_or(AppError::NotFound("sla version"))?;
     let definition = &version.definition;
+    let zone = present::zone(definition);
+    let when = |at| when(at, zone);
     let reading = present::reading(
         definition,
         breach.value,
         breach.op,
         breach.target,
-        &serde_json::Value::Null,
+        &evidence.details,
     );
     let (provider, consumer) = (&agreement.sla.provider.id, &agreement.sla.consumer.id);
     let signed_in = viewer.person.is_some();

@@ -107,9 +107,10 @@ pub fn svg(bars: &[Bar], target: f64, unit: &str, label: &str) -> String {
     }
     let ty = y(target);
     out.push_str(&format!(
-        "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{ty:.1}\" y2=\"{ty:.1}\" stroke=\"#1f2328\" stroke-dasharray=\"6 4\" stroke-width=\"2\"><title>target {}</title></line></svg>",
+        "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{ty:.1}\" y2=\"{ty:.1}\" stroke=\"#1f2328\" stroke-dasharray=\"6 4\" stroke-width=\"2\"><title>target {}{}</title></line></svg>",
         width - right,
-        present::number(target)
+        present::number(target),
+        if unit.is_empty() { String::new() } else { format!(" {unit}") }
     ));
     out
 }

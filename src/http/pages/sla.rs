@@ -20,8 +20,8 @@ use crate::startup::AppState;
 use crate::store::DbConn;
 
 /// When, as the pages say it.
-pub fn when(at: DateTime<Utc>) -> String {
-    at.format("%a %-d %b %Y, %H:%M UTC").to_string()
+pub fn when(at: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
+    present::moment(at, zone)
 }
 
 /// One version in the history.
@@ -150,6 +150,8 @@ fn changes(before: &Definition, after: &Definition) -> Vec<Change> {
 }
 
 fn version_row(v: &SlaVersion) -> VersionRow {
+    let zone = present::zone(&v.definition);
+    let when = |at| when(at, zone);
     let effective = match (v.effective_from, v.effective_until) {
         (Some(from), Some(until)) => format!("{} to {}", when(from), when(until)),
         (Some(from), None) => format!("from {}", when(from)),
@@ -189,6 +191,10 @@ fn load(
     let response_time = agreement
         .current(now)
         .is_some_and(|v| matches!(v.definition.metric, Metric::ResponseTime { .. }));
+    let zone = agreement
+        .current(now)
+        .map_or(chrono_tz::UTC, |v| present::zone(&v.definition));
+    let when = |at| when(at, zone);
     let leads = if response_time && agreement.in_force(now).is_some() {
         Some(
             service::evaluation::violations(conn, actor, key, now)?
@@ -273,7 +279,11 @@ pub async fn page(
         Pending {
             version: p.version,
             words: present::definition_in_words(&p.definition),
-            proposed: format!("{}, {}", p.proposed_by, when(p.proposed_at)),
+            proposed: format!(
+                "{}, {}",
+                p.proposed_by,
+                when(p.proposed_at, present::zone(&p.definition))
+            ),
             changes: against
                 .filter(|a| a.version != p.version)
                 .map(|a| changes(&a.definition, &p.definition))
@@ -281,7 +291,10 @@ pub async fn page(
             signed: p
                 .approvals
                 .iter()
-                .map(|a| format!("{} for {}, {}", a.user_email, a.team.slug, when(a.at)))
+                .map(|a| {
+                    let at = when(a.at, present::zone(&p.definition));
+                    format!("{} for {}, {at}", a.user_email, a.team.slug)
+                })
                 .collect(),
             waiting_for: parties
                 .iter()
