@@ -83,13 +83,8 @@ impl MessageFacts {
             self.sla_name,
             self.provider,
             self.consumer,
-            period_short(&self.period)
+            self.period.short()
         )
-    }
-
-    /// The period in full (see [`period_words`]).
-    pub fn period_words(&self) -> String {
-        period_words(&self.period)
     }
 
     /// The page to open first: the breach's, else the SLA's.
@@ -113,28 +108,6 @@ pub fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
-}
-
-/// A period in full, each part once: `week 46 of 2026, Mon 9 – Sun 15 Nov 2026, Europe/Berlin`,
-/// but `since Sun 1 Nov 2026, 12:00 UTC` where the label already holds the date and zone.
-pub fn period_words(period: &PeriodName) -> String {
-    let mut words = period.label.clone();
-    for part in [&period.dates, &period.zone] {
-        if !part.is_empty() && !period.label.contains(part.as_str()) {
-            words.push_str(", ");
-            words.push_str(part);
-        }
-    }
-    words
-}
-
-/// A period as a subject names it: `October 2026 (2026-10)`.
-pub fn period_short(period: &PeriodName) -> String {
-    if period.code.is_empty() || period.code == period.label {
-        period.label.clone()
-    } else {
-        format!("{} ({})", period.label, period.code)
-    }
 }
 
 struct Words {
@@ -355,7 +328,7 @@ impl Message {
                                 f.sla_name,
                                 f.provider,
                                 f.consumer,
-                                period_short(&f.period)
+                                f.period.short()
                             )),
                             chat::escape(&f.reading.sentence)
                         ),
@@ -376,7 +349,7 @@ impl Message {
                 card.title(&format!("{}: {}", f.label(), f.sla_name));
                 card.text(&format!("{} → {}. {}", f.provider, f.consumer, f.promise));
                 card.facts(&[
-                    ("Period", f.period_words()),
+                    ("Period", f.period.full()),
                     ("Measured", f.reading.sentence.clone()),
                     ("Target", f.reading.target.clone()),
                     ("Version", f.version.to_string()),
@@ -411,7 +384,7 @@ impl Message {
                                 f.sla_name,
                                 f.provider,
                                 f.consumer,
-                                period_short(&f.period)
+                                f.period.short()
                             )),
                             f.main_link(),
                             f.reading.sentence
@@ -562,7 +535,7 @@ fn slack_facts(message: &mut SlackMessage, f: &MessageFacts) {
         chat::escape(&f.promise)
     ));
     message.fields(&[
-        ("Period", f.period_words()),
+        ("Period", f.period.full()),
         ("Measured", f.reading.sentence.clone()),
         ("Target", f.reading.target.clone()),
         ("Version", f.version.to_string()),

@@ -25,13 +25,17 @@ pub struct PeriodName {
 }
 
 impl PeriodName {
-    /// `week 46, Mon 9 – Sun 15 Nov 2026, Europe/Berlin`; a day names its date once.
+    /// `week 46, Mon 9 – Sun 15 Nov 2026, Europe/Berlin`, each part once: a day's label is
+    /// already its date.
     pub fn full(&self) -> String {
-        if self.label == self.dates {
-            format!("{}, {}", self.label, self.zone)
-        } else {
-            format!("{}, {}, {}", self.label, self.dates, self.zone)
+        let mut words = self.label.clone();
+        for part in [&self.dates, &self.zone] {
+            if !part.is_empty() && !self.label.contains(part.as_str()) {
+                words.push_str(", ");
+                words.push_str(part);
+            }
         }
+        words
     }
 
     /// The short form for subjects and headlines: `November 2026 (2026-11)`.

@@ -12,7 +12,6 @@ use crate::auth::Principal;
 use crate::domain::agreement::Agreement;
 use crate::domain::breach::BreachStatus;
 use crate::domain::chat::{Line, SlackMessage, escape};
-use crate::domain::message::period_short;
 use crate::domain::present;
 use crate::error::AppError;
 use crate::service;
@@ -133,7 +132,7 @@ fn status_line(line: &StatusLine, links: &Links) -> (Line, String) {
     let reading = match (&line.period_name, &line.reading) {
         (Some(period), Some(reading)) => format!(
             "{}: {}; target {}",
-            period_short(period),
+            period.short(),
             reading.sentence,
             reading.target
         ),
@@ -225,7 +224,7 @@ fn live_breaches(conn: &mut DbConn, links: &Links) -> Result<(Vec<Line>, Vec<Str
                     ),
                     format!(
                         "{}: {}; target {}",
-                        period_short(&period),
+                        period.short(),
                         reading.sentence,
                         reading.target
                     ),

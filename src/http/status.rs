@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
-use crate::domain::message::period_short;
 use crate::domain::present;
 use crate::error::{AppError, Problem};
 use crate::service::{self, reports::Compliance, reports::StatusLine};
@@ -108,7 +107,7 @@ pub(crate) fn text_line(line: &StatusLine) -> String {
     let measured = match (&line.period_name, &line.reading) {
         (Some(period), Some(reading)) => format!(
             " {}: {}; target {}",
-            period_short(period),
+            period.short(),
             reading.sentence,
             reading.target
         ),

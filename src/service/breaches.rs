@@ -161,6 +161,20 @@ pub fn follow(
         store::breaches::find_for_period(conn, sla_id, evaluation.period_start)?
     };
     let was = previous.map(|p| p.status);
+    // Tells both teams a breach opened (or opened again), with its cycle's other news.
+    let announce_opened = |conn: &mut DbConn, breach_id: &str, dedupe: String| {
+        let facts = facts(
+            conn,
+            "breach.opened",
+            agreement,
+            version,
+            evaluation,
+            Some(breach_id),
+            links,
+            now,
+        )?;
+        notify::to_teams(conn, &facts, &teams, &dedupe, When::WithCycle, now)
+    };
 
     match evaluation.status {
         Status::Breached
@@ -200,24 +214,7 @@ pub fn follow(
                     now,
                 )?;
                 if wants(Notice::Breach) {
-                    let facts = facts(
-                        conn,
-                        "breach.opened",
-                        agreement,
-                        version,
-                        evaluation,
-                        Some(&breach.id),
-                        links,
-                        now,
-                    )?;
-                    notify::to_teams(
-                        conn,
-                        &facts,
-                        &teams,
-                        &format!("breach.opened:{}", breach.id),
-                        When::WithCycle,
-                        now,
-                    )?;
+                    announce_opened(conn, &breach.id, format!("breach.opened:{}", breach.id))?;
                 }
             }
         }
@@ -238,24 +235,9 @@ pub fn follow(
                     now,
                 )?;
                 if wants(Notice::Breach) {
-                    let facts = facts(
-                        conn,
-                        "breach.opened",
-                        agreement,
-                        version,
-                        evaluation,
-                        Some(&breach.id),
-                        links,
-                        now,
-                    )?;
-                    notify::to_teams(
-                        conn,
-                        &facts,
-                        &teams,
-                        &format!("breach.opened:{}:{}", breach.id, now.timestamp_micros()),
-                        When::WithCycle,
-                        now,
-                    )?;
+                    // Keyed by the instant: a reopening is news again, not a repeat.
+                    let dedupe = format!("breach.opened:{}:{}", breach.id, now.timestamp_micros());
+                    announce_opened(conn, &breach.id, dedupe)?;
                 }
             }
         }
