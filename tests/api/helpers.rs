@@ -338,6 +338,25 @@ impl Drop for TestApp {
 }
 
 /// Asserts the status (showing the body when it differs) and returns the JSON body (`null` if empty).
+impl TestApp {
+    /// Proposes `sla` as `proposer` and signs it as `signer` (the other party's head): in force,
+    /// or still pending when a third signature is missing. Each step must succeed.
+    pub async fn propose_and_sign(&self, proposer: &str, signer: &str, sla: &Value) {
+        let key = sla["key"].as_str().expect("an SLA has a key");
+        expect_status(
+            self.post("/api/v1/slas", proposer, sla).await,
+            StatusCode::CREATED,
+        )
+        .await;
+        expect_status(
+            self.post(&format!("/api/v1/slas/{key}/approve"), signer, &json!({}))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+}
+
 pub async fn expect_status(response: Response, status: StatusCode) -> Value {
     let actual = response.status();
     let text = response.text().await.expect("body");

@@ -155,21 +155,8 @@ async fn breached_october(app: &TestApp, teams: &[(&str, Value)]) -> (Account, A
         let sla = json!({"key": key, "name": format!("MQL volume <{key}>"), "provider": "marketing", "consumer": "sales",
             "metric": {"kind": "count", "event": "lead.qualified"}, "objective": {"op": ">=", "target": 4},
             "window": {"kind": "calendar", "period": "month", "timezone": "UTC"}, "effective_from": "2026-10-01"});
-        expect_status(
-            app.post("/api/v1/slas", &marketing.token, &sla).await,
-            StatusCode::CREATED,
-        )
-        .await;
-        expect_status(
-            app.post(
-                &format!("/api/v1/slas/{key}/approve"),
-                &sales.token,
-                &json!({}),
-            )
-            .await,
-            StatusCode::OK,
-        )
-        .await;
+        app.propose_and_sign(&marketing.token, &sales.token, &sla)
+            .await;
     }
     let events: Vec<Value> = (0..3)
         .map(|i| json!({"external_id": format!("q{i}"), "kind": "lead.qualified", "subject_id": format!("L{i}"), "team": "marketing", "occurred_at": "2026-10-10T10:00:00Z"}))
@@ -537,21 +524,8 @@ async fn one_cycle_sends_each_team_one_summary_and_digests_wait_for_their_hour(b
         let sla = json!({"key": key, "name": format!("SQL {key}"), "provider": "marketing", "consumer": "sales",
             "metric": {"kind": "count", "event": "lead.sql"}, "objective": {"op": ">=", "target": 1},
             "window": {"kind": "calendar", "period": "day", "timezone": "UTC"}});
-        expect_status(
-            app.post("/api/v1/slas", &marketing.token, &sla).await,
-            StatusCode::CREATED,
-        )
-        .await;
-        expect_status(
-            app.post(
-                &format!("/api/v1/slas/{key}/approve"),
-                &sales.token,
-                &json!({}),
-            )
-            .await,
-            StatusCode::OK,
-        )
-        .await;
+        app.propose_and_sign(&marketing.token, &sales.token, &sla)
+            .await;
     }
     cycle(&app, "2026-11-02T08:00:00Z", "240h");
     let summaries = sink.wait_for("[accord] 2 BREACHES for", 2).await;

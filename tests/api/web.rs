@@ -39,24 +39,10 @@ fn count_definition(key: &str, event: &str, op: &str, target: u32) -> Value {
 
 /// An SLA the admin proposed, signed by the provider's head: the consumer's head signs last.
 async fn proposal(app: &TestApp, cast: &Cast, key: &str) {
-    expect_status(
-        app.post(
-            "/api/v1/slas",
-            app.admin(),
-            &count_definition(key, "lead.qualified", ">=", 20),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_status(
-        app.post(
-            &format!("/api/v1/slas/{key}/approve"),
-            &cast.marketing_head.token,
-            &json!({}),
-        )
-        .await,
-        StatusCode::OK,
+    app.propose_and_sign(
+        app.admin(),
+        &cast.marketing_head.token,
+        &count_definition(key, "lead.qualified", ">=", 20),
     )
     .await;
 }
