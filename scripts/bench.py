@@ -89,8 +89,10 @@ def evaluate(backend, ndjson):
         evaluation.sign_slas(url, data_dir)
         ingest.log(f"{backend}: full cycle…")
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        full, accord_values = evaluation.timed_evaluate(url, data_dir)
-        idle, _ = evaluation.timed_evaluate(url, data_dir)
+        full, accord_values, _ = evaluation.timed_evaluate(url, data_dir)
+        idle_process, _, idle_cli = evaluation.timed_evaluate(url, data_dir)
+        ingest.log(f"{backend}: the server's idle cycles…")
+        idle = evaluation.server_idle_cycle(url, data_dir)
         ingest.log(f"{backend}: raw SQL…")
         raw, raw_values = (evaluation.raw_sqlite if backend == "sqlite" else evaluation.raw_postgres)(url, now)
         for key, want in raw_values.items():
@@ -98,7 +100,7 @@ def evaluate(backend, ndjson):
             if got == "missing" or (got is None) != (want is None) or (
                     got is not None and abs(got - want) > 1e-6 * max(1, abs(want))):
                 raise SystemExit(f"{backend}: {key}: accord {got} ≠ raw {want}")
-        return full, raw, idle
+        return full, raw, idle, idle_cli, idle_process
     finally:
         cleanup()
 
@@ -157,11 +159,12 @@ def main():
                     f"{http / imported:.2f}×", "≥ 1.00×", http >= imported)
     if "eval" in parts:
         for backend in ("sqlite", "postgres"):
-            full, raw, idle = evaluate(backend, ndjson)
+            full, raw, idle, idle_cli, idle_process = evaluate(backend, ndjson)
             row(f"full evaluation cycle, {backend}", f"{full:.2f} s", f"hand-written SQL {raw:.2f} s",
                 f"{full / raw:.2f}×", "≤ 1.00×", full <= raw)
-            row(f"idle cycle, {backend}", f"{idle * 1000:.0f} ms", "`accord evaluate` again, process start included",
-                "–", "< 50 ms", idle < 0.05)
+            row(f"idle cycle, {backend}", f"{idle * 1000:.0f} ms (the server's scheduler, mean of 10)",
+                f"`accord evaluate` again: its cycle {idle_cli * 1000:.0f} ms, the whole process "
+                f"{idle_process * 1000:.0f} ms", "–", "< 50 ms", idle < 0.05)
 
     load_avg = open("/proc/loadavg").read().split()[:3]
     print(f"\naccord speed, {os.cpu_count()} cores, load {' '.join(load_avg)}, wrk {args.seconds} s per run, "

@@ -50,11 +50,18 @@ pub async fn evaluate_periodically(state: web::Data<AppState>) {
             state.config.evaluation(),
             state.config.links(),
         );
-        let (started, share) = (std::time::Instant::now(), share.clone());
+        let (started, share, pool) = (std::time::Instant::now(), share.clone(), state.db.clone());
         match state
             .db
             .run(move |conn| {
-                service::evaluation::run_cycle(conn, now, settings, &links, Some(&share))
+                service::evaluation::run_cycle_with(
+                    conn,
+                    Some(&pool),
+                    now,
+                    settings,
+                    &links,
+                    Some(&share),
+                )
             })
             .await
         {

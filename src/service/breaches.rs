@@ -153,8 +153,11 @@ pub fn follow(
     let rolling = matches!(definition.window, Window::Rolling { .. });
     let sla_id = &agreement.sla.id;
     let key = &agreement.sla.key;
-    let (provider, consumer) = parties(conn, agreement)?;
-    let teams = [&provider, &consumer];
+    // The parties are read only when a message goes out: most evaluations send none.
+    let to_both = |conn: &mut DbConn, facts: &MessageFacts, dedupe: &str, when: When| {
+        let (provider, consumer) = parties(conn, agreement)?;
+        notify::to_teams(conn, facts, &[&provider, &consumer], dedupe, when, now)
+    };
     let existing = if rolling {
         store::breaches::live_for_sla(conn, sla_id)?
     } else {
@@ -173,7 +176,7 @@ pub fn follow(
             links,
             now,
         )?;
-        notify::to_teams(conn, &facts, &teams, &dedupe, When::WithCycle, now)
+        to_both(conn, &facts, &dedupe, When::WithCycle)
     };
 
     match evaluation.status {
@@ -278,14 +281,7 @@ pub fn follow(
                             links,
                             now,
                         )?;
-                        notify::to_teams(
-                            conn,
-                            &facts,
-                            &teams,
-                            &format!("{kind}:{}", breach.id),
-                            When::Now,
-                            now,
-                        )?;
+                        to_both(conn, &facts, &format!("{kind}:{}", breach.id), When::Now)?;
                     }
                     return Ok(());
                 }
@@ -307,7 +303,7 @@ pub fn follow(
                     "sla.recovered:{key}:{}",
                     evaluation.period_start.timestamp(),
                 );
-                notify::to_teams(conn, &facts, &teams, &dedupe, When::Now, now)?;
+                to_both(conn, &facts, &dedupe, When::Now)?;
             }
         }
         Status::AtRisk => {
@@ -322,13 +318,11 @@ pub fn follow(
                     links,
                     now,
                 )?;
-                notify::to_teams(
+                to_both(
                     conn,
                     &facts,
-                    &teams,
                     &format!("sla.at_risk:{key}:{}", evaluation.period_start.timestamp()),
                     When::InDigest,
-                    now,
                 )?;
             }
         }

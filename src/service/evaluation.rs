@@ -346,10 +346,13 @@ pub struct Claim<'a> {
     pub owner: &'a str,
     /// Read when checking, not when the cycle started.
     pub clock: &'a dyn Clock,
+    /// When the SLA is next due, set as the claim ends with the results written.
+    pub next_due: DateTime<Utc>,
 }
 
 /// Judges an agreement at `now` and stores what changed; returns the evaluations written. With a
-/// `claim`, writes nothing unless the claim still holds when the writing starts.
+/// `claim`, writes nothing unless the claim still holds when the writing starts, and ends the
+/// claim (clearing a recorded failure) in the transaction that writes.
 pub fn evaluate_and_store(
     conn: &mut DbConn,
     agreement: &Agreement,
@@ -361,14 +364,20 @@ pub fn evaluate_and_store(
     let (results, stale) = judge_windows(conn, agreement, now, None, settings)?;
     let sla_id = agreement.sla.id.clone();
     write_tx(conn, |conn| {
-        // Another evaluation of this SLA (a replica, a request) writes before or after, never between.
-        store::slas::lock_unchanged(conn, &sla_id)?;
-        // A long cycle can outlive its lease: another replica may have claimed the SLA since.
-        if let Some(claim) = claim
-            && !store::slas::holds_claim(conn, &sla_id, claim.owner, claim.clock.now())?
-        {
-            tracing::warn!(sla.key = %agreement.sla.key, "evaluation claim lapsed before writing; left to the replica that holds it");
-            return Ok(Vec::new());
+        // Another evaluation of this SLA (a replica, a request) writes before or after, never
+        // between: both statements below lock the SLA's row.
+        match claim {
+            Some(claim) => {
+                // A long cycle can outlive its lease: another replica may have claimed the SLA
+                // since. Otherwise the claim ends here, committed with the results.
+                let now = claim.clock.now();
+                if !store::slas::finish_claim(conn, &sla_id, claim.owner, now, claim.next_due)? {
+                    tracing::warn!(sla.key = %agreement.sla.key, "evaluation claim lapsed before writing; left to the replica that holds it");
+                    store::slas::lock_unchanged(conn, &sla_id)?;
+                    return Ok(Vec::new());
+                }
+            }
+            None => store::slas::lock_unchanged(conn, &sla_id)?,
         }
         // Judged before the lock: an evaluation judged later that committed meanwhile (another
         // replica, a request) is newer, and this one must not write over it.
@@ -526,6 +535,11 @@ pub struct Share {
     pub clock: Arc<dyn Clock>,
 }
 
+/// SLAs evaluated at once on PostgreSQL when the caller lends the pool to [`run_cycle_with`]:
+/// an idle cycle is mostly round trips to the server, which overlap, while SQLite has one writer
+/// at a time and evaluates one SLA after another.
+const PARALLEL_EVALUATIONS: usize = 4;
+
 /// Evaluates every active SLA (and retired ones with periods still open to restatement) at `now`:
 /// all of them, or with a [`Share`] those due that this replica claims, each at the instant it
 /// is claimed. Each SLA is evaluated on its own: one that fails is recorded as failing (its
@@ -537,6 +551,20 @@ pub fn run_cycle(
     links: &Links,
     share: Option<&Share>,
 ) -> Result<CycleReport, AppError> {
+    run_cycle_with(conn, None, now, settings, links, share)
+}
+
+/// [`run_cycle`], with `pool` lent for evaluating several SLAs at once on PostgreSQL (each on a
+/// connection of its own; see [`PARALLEL_EVALUATIONS`]). The report is the same, in key order.
+pub fn run_cycle_with(
+    conn: &mut DbConn,
+    pool: Option<&store::Db>,
+    now: DateTime<Utc>,
+    settings: Settings,
+    links: &Links,
+    share: Option<&Share>,
+) -> Result<CycleReport, AppError> {
+    let pool = pool.filter(|db| db.backend() == store::Backend::Postgres);
     let mut report = CycleReport::default();
     for status in [SlaStatus::Active, SlaStatus::Retired] {
         let filter = store::slas::SlaFilter {
@@ -548,41 +576,24 @@ pub fn run_cycle(
             let page = store::slas::list(conn, &filter, after.as_deref(), 200)?;
             let Some(last) = page.last() else { break };
             after = Some(last.key.clone());
-            for sla in page {
-                let (sla_id, key, parties) = (sla.id.clone(), sla.key.clone(), sla.clone());
-                let at = share.map_or(now, |share| share.clock.now());
-                if let Some(share) = share
-                    && !store::slas::claim_evaluation(conn, &sla_id, &share.owner, at, share.lease)?
-                {
-                    continue;
-                }
-                let claim = share.map(|share| Claim {
-                    owner: &share.owner,
-                    clock: share.clock.as_ref(),
-                });
-                let evaluated = store::slas::load(conn, sla)
-                    .map_err(AppError::from)
-                    .and_then(|agreement| {
-                        evaluate_and_store(conn, &agreement, at, settings, links, claim)
-                    });
-                if let Some(share) = share {
-                    // Due a tenth early: the next tick reads a clock a little earlier or later
-                    // in its second, and an SLA due a hair after it would wait a whole interval.
-                    let next_due = at + share.every - share.every / 10;
-                    store::slas::release_evaluation(conn, &sla_id, &share.owner, next_due)?;
-                }
-                report.slas += 1;
-                match evaluated {
-                    Ok(written) => {
-                        store::slas::clear_evaluation_error(conn, &sla_id)?;
+            let outcomes = match pool {
+                Some(db) if page.len() > 1 => in_parallel(db, &page, |conn, sla| {
+                    evaluate_due(conn, sla, now, settings, links, share)
+                })?,
+                _ => page
+                    .iter()
+                    .map(|sla| evaluate_due(conn, sla, now, settings, links, share))
+                    .collect(),
+            };
+            for outcome in outcomes {
+                match outcome? {
+                    Due::NotClaimed => {}
+                    Due::Written(written) => {
+                        report.slas += 1;
                         report.written.extend(written);
                     }
-                    Err(error) => {
-                        let reason = failure_reason(&error);
-                        tracing::error!(sla.key = %key, error = %reason, "evaluating an SLA failed; the cycle goes on");
-                        if let Err(error) = record_failure(conn, &parties, &reason, links, at) {
-                            tracing::error!(sla.key = %key, error = %error, "recording a failed evaluation failed");
-                        }
+                    Due::Failed(key, reason) => {
+                        report.slas += 1;
                         report.failed.push((key, reason));
                     }
                 }
@@ -595,6 +606,103 @@ pub fn run_cycle(
     // The breaches of this cycle, one message per team, and the digests that are due.
     notify::release(conn, links, now)?;
     Ok(report)
+}
+
+/// What became of one SLA in a cycle.
+enum Due {
+    /// Another replica holds it.
+    NotClaimed,
+    /// Evaluated; these evaluations were written.
+    Written(Vec<Evaluation>),
+    /// Its evaluation failed for this reason (recorded with the SLA).
+    Failed(String, String),
+}
+
+/// Claims (with a [`Share`]), evaluates and releases one SLA. An error is the database failing
+/// around the evaluation; a failing evaluation is [`Due::Failed`].
+fn evaluate_due(
+    conn: &mut DbConn,
+    sla: &Sla,
+    now: DateTime<Utc>,
+    settings: Settings,
+    links: &Links,
+    share: Option<&Share>,
+) -> Result<Due, AppError> {
+    let at = share.map_or(now, |share| share.clock.now());
+    if let Some(share) = share
+        && !store::slas::claim_evaluation(conn, &sla.id, &share.owner, at, share.lease)?
+    {
+        return Ok(Due::NotClaimed);
+    }
+    // Due a tenth early: the next tick reads a clock a little earlier or later in its second,
+    // and an SLA due a hair after it would wait a whole interval.
+    let claim = share.map(|share| Claim {
+        owner: &share.owner,
+        clock: share.clock.as_ref(),
+        next_due: at + share.every - share.every / 10,
+    });
+    let evaluated = store::slas::load(conn, sla.clone())
+        .map_err(AppError::from)
+        .and_then(|agreement| evaluate_and_store(conn, &agreement, at, settings, links, claim));
+    // A written evaluation ended the claim in its transaction; a failed one ends it here.
+    if let (Some(claim), Err(_)) = (&claim, &evaluated) {
+        store::slas::release_evaluation(conn, &sla.id, claim.owner, claim.next_due)?;
+    }
+    match evaluated {
+        Ok(written) => {
+            if claim.is_none() {
+                store::slas::clear_evaluation_error(conn, &sla.id)?;
+            }
+            Ok(Due::Written(written))
+        }
+        Err(error) => {
+            let reason = failure_reason(&error);
+            tracing::error!(sla.key = %sla.key, error = %reason, "evaluating an SLA failed; the cycle goes on");
+            if let Err(error) = record_failure(conn, sla, &reason, links, at) {
+                tracing::error!(sla.key = %sla.key, error = %error, "recording a failed evaluation failed");
+            }
+            Ok(Due::Failed(sla.key.clone(), reason))
+        }
+    }
+}
+
+/// Results of a worker of [`in_parallel`], with the index of the SLA each is for.
+type Numbered<T> = Vec<(usize, Result<T, AppError>)>;
+
+/// `work` on every SLA of `slas`, [`PARALLEL_EVALUATIONS`] at a time, each worker on a pooled
+/// connection of its own and inside the caller's span; the results in the order of `slas`.
+fn in_parallel<T: Send>(
+    db: &store::Db,
+    slas: &[Sla],
+    work: impl Fn(&mut DbConn, &Sla) -> Result<T, AppError> + Sync,
+) -> Result<Vec<Result<T, AppError>>, AppError> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let span = tracing::Span::current();
+    let done = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..PARALLEL_EVALUATIONS.min(slas.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    span.in_scope(|| -> Result<Numbered<T>, AppError> {
+                        let mut conn = db.get()?;
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(sla) = slas.get(i) else { break };
+                            done.push((i, work(&mut conn, sla)));
+                        }
+                        Ok(done)
+                    })
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("an evaluation worker panicked"))
+            .collect::<Result<Vec<_>, AppError>>()
+    })?;
+    let mut done: Vec<_> = done.into_iter().flatten().collect();
+    done.sort_by_key(|(i, _)| *i);
+    Ok(done.into_iter().map(|(_, result)| result).collect())
 }
 
 /// Longest reason kept with a failing SLA.

@@ -12,7 +12,7 @@ use crate::domain::event::{self, Format, ItemProblem, NewEvent, Position};
 use crate::domain::{FieldErrors, validate};
 use crate::error::{AppError, bounded};
 use crate::store::events::{EventFilter, StoredEvent};
-use crate::store::{self, DbConn, to_db_time, write_tx};
+use crate::store::{self, DbConn, to_db_time};
 
 /// At most this many problems are listed in a 422; the detail still counts them all.
 const MAX_LISTED_PROBLEMS: usize = 100;
@@ -201,7 +201,7 @@ pub fn store_batch(
     submitted_by: &str,
     now: DateTime<Utc>,
 ) -> Result<IngestSummary, AppError> {
-    let accepted = write_tx(conn, |conn| {
+    let accepted = store::bulk_write_tx(conn, |conn| {
         store::events::insert_new(conn, events, submitted_by, to_db_time(now))
     })?;
     Ok(IngestSummary {
@@ -224,7 +224,7 @@ pub fn store_chunks(
     let mut chunks = chunks.peekable();
     let mut total = IngestSummary::default();
     while chunks.peek().is_some() {
-        let stored = write_tx(conn, |conn| {
+        let stored = store::bulk_write_tx(conn, |conn| {
             let mut stored = IngestSummary::default();
             while stored.accepted + stored.duplicates < per_transaction {
                 let Some(chunk) = chunks.next() else { break };

@@ -80,9 +80,8 @@ pub fn insert_new(
         }
         DbConn::Sqlite(lite) => {
             for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                inserted += diesel::insert_into(events::table)
+                inserted += diesel::insert_or_ignore_into(events::table)
                     .values(chunk)
-                    .on_conflict_do_nothing()
                     .execute(lite)?;
             }
         }

@@ -166,20 +166,32 @@ pub fn release_evaluation(
     Ok(())
 }
 
-/// Whether `owner` still holds the SLA's evaluation claim at `now` (its lease has not run out).
-pub fn holds_claim(
+/// Ends `owner`'s claim if it still holds at `now` (its lease has not run out), sets when the
+/// SLA is next due and clears a recorded failure; `false` when the claim lapsed. Inside a
+/// transaction it is also the row lock that [`lock_unchanged`] takes, so an evaluation ends its
+/// claim in the transaction that writes its results, with no statement (or commit) of its own.
+pub fn finish_claim(
     conn: &mut DbConn,
     sla_id: &str,
     owner: &str,
     now: DateTime<Utc>,
+    next_due: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    let held: i64 = slas::table
-        .filter(slas::id.eq(sla_id))
-        .filter(slas::eval_claimed_by.eq(owner))
-        .filter(slas::eval_claimed_until.gt(to_db_time(now)))
-        .count()
-        .get_result(conn)?;
-    Ok(held == 1)
+    let changed = diesel::update(
+        slas::table
+            .filter(slas::id.eq(sla_id))
+            .filter(slas::eval_claimed_by.eq(owner))
+            .filter(slas::eval_claimed_until.gt(to_db_time(now))),
+    )
+    .set((
+        slas::eval_due_at.eq(to_db_time(next_due)),
+        slas::eval_claimed_by.eq(None::<String>),
+        slas::eval_claimed_until.eq(None::<NaiveDateTime>),
+        slas::eval_error.eq(None::<String>),
+        slas::eval_error_since.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
 }
 
 /// Records why the SLA's evaluation failed. Returns when its episode of failures began if this

@@ -980,9 +980,11 @@ async fn a_lapsed_claim_writes_nothing(app: TestApp) {
     let agreement = accord::store::slas::load(&mut conn, sla.clone()).unwrap();
     let now = at("2026-11-01T12:00:00Z");
     let clock = accord::clock::ManualClock::new(now);
+    let next_due = now + chrono::Duration::seconds(60);
     let claim = accord::service::evaluation::Claim {
         owner: "replica-b",
         clock: &clock,
+        next_due,
     };
     let judge = |conn: &mut accord::store::DbConn| {
         accord::service::evaluation::evaluate_and_store(
@@ -1019,6 +1021,25 @@ async fn a_lapsed_claim_writes_nothing(app: TestApp) {
         judge(&mut conn),
         2,
         "October and November, under a live claim"
+    );
+    // Writing ended the claim and set the next due time, in the same transaction.
+    let claim_at = |conn: &mut accord::store::DbConn, when| {
+        accord::store::slas::claim_evaluation(
+            conn,
+            &sla.id,
+            "replica-c",
+            when,
+            chrono::Duration::seconds(30),
+        )
+        .unwrap()
+    };
+    assert!(
+        !claim_at(&mut conn, now + chrono::Duration::seconds(59)),
+        "not due again before the next due time"
+    );
+    assert!(
+        claim_at(&mut conn, next_due),
+        "due again, and no claim is left to wait for"
     );
 }
 
