@@ -472,19 +472,14 @@ async fn demo(config: Config, clock: Arc<dyn Clock>, no_serve: bool) -> anyhow::
         )
     };
     let mut breaches = String::new();
-    for breach in &report.breaches {
-        // Three decimals at most, so that a ratio just under its target does not read as equal.
-        let value = breach.value.map_or("no data".into(), |v| {
-            let text = format!("{v:.3}");
-            text.trim_end_matches('0').trim_end_matches('.').to_string()
-        });
+    for shown in &report.breaches {
         breaches.push_str(&format!(
-            "  {:<11} {}  {value} (target {} {})  {}\n",
-            breach.sla,
-            crate::demo::week_label(breach.period_start),
-            breach.op.as_str(),
-            breach.target,
-            breach.status.as_str(),
+            "  {:<11} {}  {} (target: {})  {}\n",
+            shown.breach.sla,
+            crate::demo::week_label(shown.breach.period_start),
+            shown.value,
+            shown.target,
+            shown.breach.status.as_str(),
         ));
     }
     println!(

@@ -246,7 +246,17 @@ pub struct DemoReport {
     /// Messages delivered (mail and webhook posts).
     pub delivered: usize,
     /// The breaches the evaluation opened, by SLA and period.
-    pub breaches: Vec<Breach>,
+    pub breaches: Vec<DemoBreach>,
+}
+
+/// A breach of the demo, with its numbers as people read them.
+pub struct DemoBreach {
+    /// The breach.
+    pub breach: Breach,
+    /// Its value with a unit: `8 %`, `12`.
+    pub value: String,
+    /// The target in words: `at least 20 %`.
+    pub target: String,
 }
 
 /// Runs `set_up`, one evaluation cycle and the delivery of every message, on `db`.
@@ -280,21 +290,42 @@ pub async fn prepare(
     if report.written.is_empty() {
         bail!("the demo's evaluation wrote nothing");
     }
-    let mut breaches = state
+    let mut breaches: Vec<DemoBreach> = state
         .db
         .run(|conn| {
-            Ok(store::breaches::list(
-                conn,
-                &BreachFilter::default(),
-                None,
-                1000,
-            )?)
+            let breaches = store::breaches::list(conn, &BreachFilter::default(), None, 1000)?;
+            breaches.into_iter().map(|b| in_words(conn, b)).collect()
         })
         .await?;
-    breaches.sort_by(|a, b| (&a.sla, a.period_start).cmp(&(&b.sla, b.period_start)));
+    breaches.sort_by(|a, b| {
+        (&a.breach.sla, a.breach.period_start).cmp(&(&b.breach.sla, b.breach.period_start))
+    });
     Ok(DemoReport {
         delivered,
         breaches,
+    })
+}
+
+/// `breach` with its value and target in the words of its SLA's version.
+fn in_words(conn: &mut DbConn, breach: Breach) -> Result<DemoBreach, AppError> {
+    let sla = store::slas::find_by_key(conn, &breach.sla)?.ok_or(AppError::NotFound("SLA"))?;
+    let agreement = store::slas::load(conn, sla)?;
+    let version = agreement
+        .versions
+        .iter()
+        .find(|v| v.version == breach.version)
+        .ok_or(AppError::NotFound("SLA version"))?;
+    let reading = crate::domain::present::reading(
+        &version.definition,
+        breach.value,
+        breach.op,
+        breach.target,
+        &serde_json::Value::Null,
+    );
+    Ok(DemoBreach {
+        breach,
+        value: reading.value,
+        target: reading.target,
     })
 }
 

@@ -176,6 +176,27 @@ pub fn span(seconds: i64) -> String {
     plural(seconds, "second", "seconds")
 }
 
+/// How far past its threshold a lead is, in the time the SLA counts: on a business calendar, in
+/// business hours ("3 business hours 20 min"), which a span in days would misstate; otherwise
+/// as [`duration`] ("5 d 12 h").
+pub fn lateness(metric: &Metric, secs: i64) -> String {
+    match metric {
+        Metric::ResponseTime {
+            calendar: Some(_), ..
+        } => {
+            let minutes = secs.max(0) / 60;
+            let (hours, minutes) = (minutes / 60, minutes % 60);
+            match (hours, minutes) {
+                (0, 0) => "under 1 business min".into(),
+                (0, m) => format!("{m} business min"),
+                (h, 0) => plural(h, "business hour", "business hours"),
+                (h, m) => format!("{} {m} min", plural(h, "business hour", "business hours")),
+            }
+        }
+        _ => duration(secs),
+    }
+}
+
 /// An elapsed time, to the minute: `45 min`, `4 h`, `2 h 05 min`, `3 d 4 h`, `under 1 min`.
 pub fn duration(seconds: i64) -> String {
     let s = seconds.unsigned_abs();
@@ -435,6 +456,27 @@ pub fn status_words(status: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lateness_on_a_calendar_is_in_business_hours() {
+        let on_calendar: Metric = serde_json::from_value(json!({"kind": "response_time",
+            "start": {"event": "lead.handed_off"}, "stop": {"event": "lead.contacted"},
+            "threshold": "4h", "calendar": "emea"}))
+        .unwrap();
+        let around_the_clock: Metric = serde_json::from_value(json!({"kind": "response_time",
+            "start": {"event": "lead.handed_off"}, "stop": {"event": "lead.contacted"},
+            "threshold": "4h"}))
+        .unwrap();
+        let secs = (5 * 24 + 12) * 3600;
+        assert_eq!(lateness(&on_calendar, secs), "132 business hours");
+        assert_eq!(
+            lateness(&on_calendar, 3600 + 20 * 60),
+            "1 business hour 20 min"
+        );
+        assert_eq!(lateness(&on_calendar, 45 * 60), "45 business min");
+        assert_eq!(lateness(&on_calendar, 30), "under 1 business min");
+        assert_eq!(lateness(&around_the_clock, secs), duration(secs));
+    }
     use crate::domain::sla::DefinitionInput;
     use serde_json::json;
 

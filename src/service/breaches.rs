@@ -78,12 +78,12 @@ pub fn facts(
                     Some(_) => format!(
                         "{}: answered {} late",
                         m.subject_id,
-                        present::duration(m.late_by_secs)
+                        present::lateness(&definition.metric, m.late_by_secs)
                     ),
                     None => format!(
                         "{}: not answered, {} past due",
                         m.subject_id,
-                        present::duration(m.late_by_secs)
+                        present::lateness(&definition.metric, m.late_by_secs)
                     ),
                 })
                 .collect(),

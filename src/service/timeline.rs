@@ -37,12 +37,7 @@ pub fn of_breach(
     entries.reverse();
     let mut steps = Vec::new();
     for entry in entries {
-        let who = match entry.actor.split_once(':') {
-            Some(("user", user_id)) => store::users::find(conn, user_id)?
-                .map_or_else(|| "a former account".into(), |user| user.email),
-            Some(("token", _)) => "a service token".into(),
-            _ => "accord".into(),
-        };
+        let who = who(conn, &entry.actor)?;
         let after = entry.after.as_ref();
         let field = |name: &str| {
             after
@@ -63,4 +58,15 @@ pub fn of_breach(
         });
     }
     Ok((breach, steps))
+}
+
+/// An audit actor (`user:<id>`, `token:<id>`, `system`) as people read it: the account's email,
+/// `a former account`, `a service token` or `accord`.
+pub fn who(conn: &mut DbConn, actor: &str) -> Result<String, AppError> {
+    Ok(match actor.split_once(':') {
+        Some(("user", user_id)) => store::users::find(conn, user_id)?
+            .map_or_else(|| "a former account".into(), |user| user.email),
+        Some(("token", _)) => "a service token".into(),
+        _ => "accord".into(),
+    })
 }

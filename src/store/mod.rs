@@ -259,6 +259,7 @@ where
     let DbConn::Sqlite(lite) = conn else {
         return conn.transaction(f).inspect(|_| memo::changed());
     };
+    let _turn = WriterTurn::take();
     AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
     let result = f(conn);
     let DbConn::Sqlite(lite) = conn else {
@@ -274,6 +275,46 @@ where
             AnsiTransactionManager::rollback_transaction(lite)?;
             Err(error)
         }
+    }
+}
+
+/// This process's turn to write to SQLite, held for one write transaction.
+///
+/// backend: SQLite lets one connection write at a time; the others wait in its busy handler,
+/// which sleeps in steps of up to 100 ms and so leaves the file idle after a commit. Writers of
+/// this process queue here instead and start the moment the previous one ends. The wait is cut
+/// off after the busy timeout (5 s), when SQLite's own waiting takes over, so a writer that waits
+/// for another inside its own transaction is refused as before rather than stuck. One turn
+/// serves every SQLite file of the process: write transactions are short.
+struct WriterTurn;
+
+static WRITER: (std::sync::Mutex<bool>, std::sync::Condvar) =
+    (std::sync::Mutex::new(false), std::sync::Condvar::new());
+
+impl WriterTurn {
+    fn take() -> Option<WriterTurn> {
+        let (taken, freed) = &WRITER;
+        let guard = taken
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (mut guard, waited) = freed
+            .wait_timeout_while(guard, Duration::from_secs(5), |taken| *taken)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if waited.timed_out() {
+            return None;
+        }
+        *guard = true;
+        Some(WriterTurn)
+    }
+}
+
+impl Drop for WriterTurn {
+    fn drop(&mut self) {
+        let (taken, freed) = &WRITER;
+        *taken
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = false;
+        freed.notify_one();
     }
 }
 

@@ -674,6 +674,23 @@ fn the_demo_reports_its_breaches_on_stdout_and_names_their_mail() {
     assert!(count >= 1, "{stdout}");
     assert_eq!(listed.len(), count, "{stdout}");
     assert!(listed.iter().all(|l| l.contains("-W")), "{stdout}");
+    // Values and targets with their units and in words: "8 % (target: at least 20 %)".
+    assert!(
+        listed
+            .iter()
+            .all(|l| l.contains("(target: at least ") && !l.contains(">=")),
+        "{stdout}"
+    );
+    for line in listed
+        .iter()
+        .filter(|l| l.trim_start().starts_with("conversion"))
+    {
+        assert_eq!(
+            line.matches(" %").count(),
+            2,
+            "a ratio reads in percent: {line}"
+        );
+    }
 
     let outbox = db.dir.path().join("data").join("outbox");
     let names: Vec<String> = std::fs::read_dir(&outbox)

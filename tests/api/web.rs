@@ -189,6 +189,14 @@ async fn a_session_signs_in_and_forms_need_their_token(app: TestApp) {
         "{}",
         page.body
     );
+    // The proposer by address, as people know them, not by an internal id.
+    assert!(
+        page.body
+            .contains(&format!("Proposed by {}, ", crate::helpers::ADMIN_EMAIL))
+            && !page.body.contains("user:"),
+        "{}",
+        page.body
+    );
 
     // An approval without the token, or with another session's, changes nothing.
     let other = WebSession::new(&app);

@@ -149,7 +149,7 @@ pub async fn page(state: web::Data<AppState>, viewer: Viewer, id: web::Path<Stri
                 started: when(m.started_at),
                 due: m.due_at.map_or_else(|| "paused".into(), when),
                 answered: m.answered_at.map_or_else(|| "not answered".into(), when),
-                late: present::duration(m.late_by_secs),
+                late: present::lateness(&definition.metric, m.late_by_secs),
             })
             .collect(),
         more: evidence.more,

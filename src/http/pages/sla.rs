@@ -149,7 +149,7 @@ fn changes(before: &Definition, after: &Definition) -> Vec<Change> {
         .collect()
 }
 
-fn version_row(v: &SlaVersion) -> VersionRow {
+fn version_row(v: &SlaVersion, proposer: &str) -> VersionRow {
     let zone = present::zone(&v.definition);
     let when = |at| when(at, zone);
     let effective = match (v.effective_from, v.effective_until) {
@@ -161,7 +161,7 @@ fn version_row(v: &SlaVersion) -> VersionRow {
         version: v.version,
         status: v.status.as_str().to_string(),
         status_words: present::status_words(v.status.as_str()),
-        proposed: format!("{}, {}", v.proposed_by, when(v.proposed_at)),
+        proposed: format!("{proposer}, {}", when(v.proposed_at)),
         signatures: v
             .approvals
             .iter()
@@ -175,6 +175,8 @@ fn version_row(v: &SlaVersion) -> VersionRow {
 /// What the SLA page reads in one go.
 struct Loaded {
     agreement: Agreement,
+    /// Who proposed each version, as people read it (an email, not `user:<id>`).
+    proposers: std::collections::HashMap<String, String>,
     history: Vec<crate::domain::evaluation::Evaluation>,
     leads: Option<Vec<Lead>>,
     breaches: Vec<BreachLink>,
@@ -187,6 +189,13 @@ fn load(
     now: DateTime<Utc>,
 ) -> Result<Loaded, AppError> {
     let agreement = service::slas::get(conn, actor, key)?;
+    let mut proposers = std::collections::HashMap::new();
+    for version in &agreement.versions {
+        if !proposers.contains_key(&version.proposed_by) {
+            let who = service::timeline::who(conn, &version.proposed_by)?;
+            proposers.insert(version.proposed_by.clone(), who);
+        }
+    }
     let history = recent_history(conn, actor, key, now)?;
     let response_time = agreement
         .current(now)
@@ -244,6 +253,7 @@ fn load(
     };
     Ok(Loaded {
         agreement,
+        proposers,
         history,
         leads,
         breaches,
@@ -260,6 +270,7 @@ pub async fn page(
     let actor = viewer.principal.clone();
     let Loaded {
         agreement,
+        proposers,
         history,
         leads,
         breaches,
@@ -273,6 +284,12 @@ pub async fn page(
     let definition = &shown.definition;
     let (provider_id, consumer_id) = (&agreement.sla.provider.id, &agreement.sla.consumer.id);
     let own_team = viewer.principal.team().map(|t| t.id.clone());
+    let proposer = |actor: &str| {
+        proposers
+            .get(actor)
+            .map_or(actor, String::as_str)
+            .to_string()
+    };
     let pending = agreement.pending().map(|p| {
         let against = agreement.in_force(now).or(agreement.last_signed());
         let parties = [&agreement.sla.provider, &agreement.sla.consumer];
@@ -281,7 +298,7 @@ pub async fn page(
             words: present::definition_in_words(&p.definition),
             proposed: format!(
                 "{}, {}",
-                p.proposed_by,
+                proposer(&p.proposed_by),
                 when(p.proposed_at, present::zone(&p.definition))
             ),
             changes: against
@@ -346,7 +363,12 @@ pub async fn page(
         words: present::definition_in_words(definition),
         version: shown.version,
         pending,
-        versions: agreement.versions.iter().rev().map(version_row).collect(),
+        versions: agreement
+            .versions
+            .iter()
+            .rev()
+            .map(|v| version_row(v, &proposer(&v.proposed_by)))
+            .collect(),
         chart: history_chart(definition, &history),
         periods,
         leads,
