@@ -577,16 +577,16 @@ pub fn run_cycle_with(
             let Some(last) = page.last() else { break };
             after = Some(last.key.clone());
             let outcomes = match pool {
-                Some(db) if page.len() > 1 => in_parallel(db, &page, |conn, sla| {
+                Some(db) if page.len() > 1 => in_parallel(conn, db, &page, |conn, sla| {
                     evaluate_due(conn, sla, now, settings, links, share)
                 })?,
                 _ => page
                     .iter()
                     .map(|sla| evaluate_due(conn, sla, now, settings, links, share))
-                    .collect(),
+                    .collect::<Result<Vec<_>, _>>()?,
             };
             for outcome in outcomes {
-                match outcome? {
+                match outcome {
                     Due::NotClaimed => {}
                     Due::Written(written) => {
                         report.slas += 1;
@@ -666,43 +666,49 @@ fn evaluate_due(
     }
 }
 
-/// Results of a worker of [`in_parallel`], with the index of the SLA each is for.
-type Numbered<T> = Vec<(usize, Result<T, AppError>)>;
-
-/// `work` on every SLA of `slas`, [`PARALLEL_EVALUATIONS`] at a time, each worker on a pooled
-/// connection of its own and inside the caller's span; the results in the order of `slas`.
+/// `work` on every SLA of `slas`, up to [`PARALLEL_EVALUATIONS`] at a time: on `conn` and on
+/// connections from `db`, each worker inside the caller's span. A worker that gets no connection
+/// from the pool leaves the SLAs to the others (the caller's connection always works); the
+/// results come in the order of `slas`, stopping at the first error.
 fn in_parallel<T: Send>(
+    conn: &mut DbConn,
     db: &store::Db,
     slas: &[Sla],
     work: impl Fn(&mut DbConn, &Sla) -> Result<T, AppError> + Sync,
-) -> Result<Vec<Result<T, AppError>>, AppError> {
+) -> Result<Vec<T>, AppError> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let span = tracing::Span::current();
-    let done = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..PARALLEL_EVALUATIONS.min(slas.len()))
+    let run = |conn: &mut DbConn| {
+        span.in_scope(|| {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(sla) = slas.get(i) else { break };
+                done.push((i, work(conn, sla)));
+            }
+            done
+        })
+    };
+    let mut done = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..PARALLEL_EVALUATIONS.min(slas.len()))
             .map(|_| {
-                scope.spawn(|| {
-                    span.in_scope(|| -> Result<Numbered<T>, AppError> {
-                        let mut conn = db.get()?;
-                        let mut done = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(sla) = slas.get(i) else { break };
-                            done.push((i, work(&mut conn, sla)));
-                        }
-                        Ok(done)
-                    })
+                scope.spawn(|| match db.get() {
+                    Ok(mut pooled) => run(&mut pooled),
+                    Err(error) => {
+                        tracing::warn!(%error, "no pooled connection for a parallel evaluation; the others go on");
+                        Vec::new()
+                    }
                 })
             })
             .collect();
-        workers
-            .into_iter()
-            .map(|worker| worker.join().expect("an evaluation worker panicked"))
-            .collect::<Result<Vec<_>, AppError>>()
-    })?;
-    let mut done: Vec<_> = done.into_iter().flatten().collect();
+        let mut done = run(conn);
+        for helper in helpers {
+            done.extend(helper.join().expect("an evaluation worker panicked"));
+        }
+        done
+    });
     done.sort_by_key(|(i, _)| *i);
-    Ok(done.into_iter().map(|(_, result)| result).collect())
+    done.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Longest reason kept with a failing SLA.

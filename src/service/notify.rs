@@ -273,10 +273,12 @@ fn release_batch(
             return Ok(0);
         }
         let board = links.board();
-        let items: Vec<MessageFacts> = held
+        let mut items: Vec<MessageFacts> = held
             .iter()
             .filter_map(|h| MessageFacts::from_data(&h.kind, &h.facts, &board))
             .collect();
+        // By SLA and period, not by when each was held: SLAs may be evaluated at once.
+        items.sort_by(|a, b| (&a.sla_key, &a.period.code).cmp(&(&b.sla_key, &b.period.code)));
         let (message, cause) = match (batch, items.as_slice()) {
             ("cycle", [one]) => {
                 let cause = held[0]

@@ -278,6 +278,23 @@ where
     }
 }
 
+/// Runs one writing statement outside a transaction (a claim, a delivery's outcome): on SQLite
+/// it takes this process's turn to write as [`write_tx`] does, so that it does not wait in the
+/// busy handler while the turn passes from one transaction to the next. Inside a transaction it
+/// just runs.
+pub fn write_alone<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> QueryResult<T>,
+) -> QueryResult<T> {
+    let sqlite = matches!(conn, DbConn::Sqlite(_));
+    let _turn = if sqlite && !in_transaction(conn)? {
+        WriterTurn::take()
+    } else {
+        None
+    };
+    f(conn)
+}
+
 /// This process's turn to write to SQLite, held for one write transaction.
 ///
 /// backend: SQLite lets one connection write at a time; the others wait in its busy handler,
@@ -285,7 +302,9 @@ where
 /// this process queue here instead and start the moment the previous one ends. The wait is cut
 /// off after the busy timeout (5 s), when SQLite's own waiting takes over, so a writer that waits
 /// for another inside its own transaction is refused as before rather than stuck. One turn
-/// serves every SQLite file of the process: write transactions are short.
+/// serves every SQLite file of the process: write transactions are short. A commit that
+/// checkpoints the WAL (every 100,000 pages) keeps the turn while it copies them back, about a
+/// second here, and the process's other writers wait that long.
 struct WriterTurn;
 
 static WRITER: (std::sync::Mutex<bool>, std::sync::Condvar) =

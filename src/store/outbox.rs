@@ -176,35 +176,39 @@ pub fn claim(
     now: DateTime<Utc>,
     lease: Duration,
 ) -> QueryResult<bool> {
-    let at = to_db_time(now);
-    let changed = diesel::update(
-        outbox::table
-            .filter(outbox::id.eq(id))
-            .filter(outbox::status.eq("pending"))
-            .filter(outbox::next_attempt_at.le(at))
-            .filter(
-                outbox::locked_until
-                    .is_null()
-                    .or(outbox::locked_until.lt(at)),
-            ),
-    )
-    .set(outbox::locked_until.eq(to_db_time(now + lease)))
-    .execute(conn)?;
-    Ok(changed == 1)
+    super::write_alone(conn, |conn| {
+        let at = to_db_time(now);
+        let changed = diesel::update(
+            outbox::table
+                .filter(outbox::id.eq(id))
+                .filter(outbox::status.eq("pending"))
+                .filter(outbox::next_attempt_at.le(at))
+                .filter(
+                    outbox::locked_until
+                        .is_null()
+                        .or(outbox::locked_until.lt(at)),
+                ),
+        )
+        .set(outbox::locked_until.eq(to_db_time(now + lease)))
+        .execute(conn)?;
+        Ok(changed == 1)
+    })
 }
 
 /// Records a delivery.
 pub fn mark_sent(conn: &mut DbConn, id: &str, now: DateTime<Utc>) -> QueryResult<()> {
-    diesel::update(outbox::table.find(id))
-        .set((
-            outbox::status.eq("sent"),
-            outbox::sent_at.eq(to_db_time(now)),
-            outbox::attempts.eq(outbox::attempts + 1),
-            outbox::locked_until.eq(None::<NaiveDateTime>),
-            outbox::last_error.eq(None::<String>),
-        ))
-        .execute(conn)?;
-    Ok(())
+    super::write_alone(conn, |conn| {
+        diesel::update(outbox::table.find(id))
+            .set((
+                outbox::status.eq("sent"),
+                outbox::sent_at.eq(to_db_time(now)),
+                outbox::attempts.eq(outbox::attempts + 1),
+                outbox::locked_until.eq(None::<NaiveDateTime>),
+                outbox::last_error.eq(None::<String>),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Records a failed attempt: tried again at `retry_at`, or `failed` for good when `None`.
@@ -214,37 +218,41 @@ pub fn mark_attempt_failed(
     error: &str,
     retry_at: Option<DateTime<Utc>>,
 ) -> QueryResult<()> {
-    let row = outbox::table.find(id);
-    let common = (
-        outbox::attempts.eq(outbox::attempts + 1),
-        outbox::locked_until.eq(None::<NaiveDateTime>),
-        outbox::last_error.eq(error),
-    );
-    match retry_at {
-        Some(at) => diesel::update(row)
-            .set((common, outbox::next_attempt_at.eq(to_db_time(at))))
-            .execute(conn)?,
-        None => diesel::update(row)
-            .set((common, outbox::status.eq("failed")))
-            .execute(conn)?,
-    };
-    Ok(())
+    super::write_alone(conn, |conn| {
+        let row = outbox::table.find(id);
+        let common = (
+            outbox::attempts.eq(outbox::attempts + 1),
+            outbox::locked_until.eq(None::<NaiveDateTime>),
+            outbox::last_error.eq(error),
+        );
+        match retry_at {
+            Some(at) => diesel::update(row)
+                .set((common, outbox::next_attempt_at.eq(to_db_time(at))))
+                .execute(conn)?,
+            None => diesel::update(row)
+                .set((common, outbox::status.eq("failed")))
+                .execute(conn)?,
+        };
+        Ok(())
+    })
 }
 
 /// Puts a failed message back in line, due now.
 pub fn retry(conn: &mut DbConn, id: &str, now: DateTime<Utc>) -> QueryResult<bool> {
-    let changed = diesel::update(
-        outbox::table
-            .filter(outbox::id.eq(id))
-            .filter(outbox::status.eq("failed")),
-    )
-    .set((
-        outbox::status.eq("pending"),
-        outbox::attempts.eq(0),
-        outbox::next_attempt_at.eq(to_db_time(now)),
-    ))
-    .execute(conn)?;
-    Ok(changed == 1)
+    super::write_alone(conn, |conn| {
+        let changed = diesel::update(
+            outbox::table
+                .filter(outbox::id.eq(id))
+                .filter(outbox::status.eq("failed")),
+        )
+        .set((
+            outbox::status.eq("pending"),
+            outbox::attempts.eq(0),
+            outbox::next_attempt_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)?;
+        Ok(changed == 1)
+    })
 }
 
 /// Whether a message with this dedupe key was written.

@@ -125,23 +125,25 @@ pub fn claim_evaluation(
     now: DateTime<Utc>,
     lease: chrono::Duration,
 ) -> QueryResult<bool> {
-    let at = to_db_time(now);
-    let changed = diesel::update(
-        slas::table
-            .filter(slas::id.eq(sla_id))
-            .filter(slas::eval_due_at.is_null().or(slas::eval_due_at.le(at)))
-            .filter(
-                slas::eval_claimed_until
-                    .is_null()
-                    .or(slas::eval_claimed_until.lt(at)),
-            ),
-    )
-    .set((
-        slas::eval_claimed_by.eq(owner),
-        slas::eval_claimed_until.eq(to_db_time(now + lease)),
-    ))
-    .execute(conn)?;
-    Ok(changed == 1)
+    super::write_alone(conn, |conn| {
+        let at = to_db_time(now);
+        let changed = diesel::update(
+            slas::table
+                .filter(slas::id.eq(sla_id))
+                .filter(slas::eval_due_at.is_null().or(slas::eval_due_at.le(at)))
+                .filter(
+                    slas::eval_claimed_until
+                        .is_null()
+                        .or(slas::eval_claimed_until.lt(at)),
+                ),
+        )
+        .set((
+            slas::eval_claimed_by.eq(owner),
+            slas::eval_claimed_until.eq(to_db_time(now + lease)),
+        ))
+        .execute(conn)?;
+        Ok(changed == 1)
+    })
 }
 
 /// Ends `owner`'s claim and sets when the SLA is next due; a claim taken over meanwhile by
@@ -152,18 +154,20 @@ pub fn release_evaluation(
     owner: &str,
     next_due: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::update(
-        slas::table
-            .filter(slas::id.eq(sla_id))
-            .filter(slas::eval_claimed_by.eq(owner)),
-    )
-    .set((
-        slas::eval_due_at.eq(to_db_time(next_due)),
-        slas::eval_claimed_by.eq(None::<String>),
-        slas::eval_claimed_until.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)?;
-    Ok(())
+    super::write_alone(conn, |conn| {
+        diesel::update(
+            slas::table
+                .filter(slas::id.eq(sla_id))
+                .filter(slas::eval_claimed_by.eq(owner)),
+        )
+        .set((
+            slas::eval_due_at.eq(to_db_time(next_due)),
+            slas::eval_claimed_by.eq(None::<String>),
+            slas::eval_claimed_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Ends `owner`'s claim if it still holds at `now` (its lease has not run out), sets when the
@@ -224,20 +228,22 @@ pub fn record_evaluation_error(
 /// Ends the SLA's episode of failed evaluations, if it had one. Called outside a transaction,
 /// so it moves the change signal itself (the board shows the error).
 pub fn clear_evaluation_error(conn: &mut DbConn, sla_id: &str) -> QueryResult<()> {
-    let cleared = diesel::update(
-        slas::table
-            .filter(slas::id.eq(sla_id))
-            .filter(slas::eval_error_since.is_not_null()),
-    )
-    .set((
-        slas::eval_error.eq(None::<String>),
-        slas::eval_error_since.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)?;
-    if cleared > 0 {
-        super::memo::changed();
-    }
-    Ok(())
+    super::write_alone(conn, |conn| {
+        let cleared = diesel::update(
+            slas::table
+                .filter(slas::id.eq(sla_id))
+                .filter(slas::eval_error_since.is_not_null()),
+        )
+        .set((
+            slas::eval_error.eq(None::<String>),
+            slas::eval_error_since.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+        if cleared > 0 {
+            super::memo::changed();
+        }
+        Ok(())
+    })
 }
 
 /// Why each failing SLA's last evaluation failed, by SLA id.
