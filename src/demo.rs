@@ -308,13 +308,7 @@ pub async fn prepare(
 
 /// `breach` with its value and target in the words of its SLA's version.
 fn in_words(conn: &mut DbConn, breach: Breach) -> Result<DemoBreach, AppError> {
-    let sla = store::slas::find_by_key(conn, &breach.sla)?.ok_or(AppError::NotFound("SLA"))?;
-    let agreement = store::slas::load(conn, sla)?;
-    let version = agreement
-        .versions
-        .iter()
-        .find(|v| v.version == breach.version)
-        .ok_or(AppError::NotFound("SLA version"))?;
+    let version = service::breaches::version_of(conn, &breach)?;
     let reading = crate::domain::present::reading(
         &version.definition,
         breach.value,

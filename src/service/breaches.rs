@@ -120,6 +120,16 @@ pub fn facts(
     })
 }
 
+/// The version of its SLA that `breach` was found under.
+pub fn version_of(conn: &mut DbConn, breach: &Breach) -> Result<SlaVersion, AppError> {
+    let sla = store::slas::find_by_key(conn, &breach.sla)?.ok_or(AppError::NotFound("sla"))?;
+    store::slas::load(conn, sla)?
+        .versions
+        .into_iter()
+        .find(|v| v.version == breach.version)
+        .ok_or(AppError::NotFound("sla version"))
+}
+
 fn parties(conn: &mut DbConn, agreement: &Agreement) -> Result<(Team, Team), AppError> {
     let provider = store::teams::find_by_slug(conn, &agreement.sla.provider.slug)?
         .ok_or(AppError::NotFound("team"))?;

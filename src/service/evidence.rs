@@ -90,16 +90,10 @@ pub fn for_breach(
     breach: &Breach,
     now: DateTime<Utc>,
 ) -> Result<Evidence, AppError> {
-    let sla = store::slas::find_by_key(conn, &breach.sla)?.ok_or(AppError::NotFound("sla"))?;
-    let agreement = store::slas::load(conn, sla)?;
-    let version = agreement
-        .versions
-        .iter()
-        .find(|v| v.version == breach.version)
-        .ok_or(AppError::NotFound("sla version"))?;
+    let version = super::breaches::version_of(conn, breach)?;
     let stored = store::evaluations::find(conn, &breach.sla_id, &breach.sla, breach.period_start)?;
     Ok(Evidence {
         details: stored.map(|e| e.details).unwrap_or_default(),
-        ..for_window(conn, version, breach.period_start, breach.period_end, now)?
+        ..for_window(conn, &version, breach.period_start, breach.period_end, now)?
     })
 }

@@ -4,9 +4,8 @@
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, TestDb, expect_status, spawn_app_with};
+use crate::helpers::{Backend, TestApp, TestDb, spawn_app_with};
 use crate::smtp::{SmtpSink, free_port};
 
 async fn scrape(app: &TestApp) -> String {
@@ -34,40 +33,6 @@ async fn scrape_until(app: &TestApp, what: &str, holds: impl Fn(&str) -> bool) -
     }
 }
 
-/// A signed monthly count of at least 4 qualified leads with 3 in October, evaluated on
-/// 1 November: breached, and both teams are mailed.
-async fn breach_october(app: &TestApp) {
-    app.set_now("2026-10-20T10:00:00Z");
-    app.create_team("marketing").await;
-    app.create_team("sales").await;
-    let marketing = app.create_user(Some("marketing"), "head").await;
-    let sales = app.create_user(Some("sales"), "head").await;
-    let sla = json!({"key": "mql", "name": "MQL volume", "provider": "marketing", "consumer": "sales",
-        "metric": {"kind": "count", "event": "lead.qualified"}, "objective": {"op": ">=", "target": 4},
-        "window": {"kind": "calendar", "period": "month", "timezone": "UTC"}, "effective_from": "2026-10-01"});
-    let created = app.post("/api/v1/slas", &marketing.token, &sla).await;
-    expect_status(created, StatusCode::CREATED).await;
-    let approved = app
-        .post("/api/v1/slas/mql/approve", &sales.token, &json!({}))
-        .await;
-    expect_status(approved, StatusCode::OK).await;
-    let events: Vec<Value> = (0..3)
-        .map(|i| json!({"external_id": format!("q{i}"), "kind": "lead.qualified",
-            "subject_id": format!("L{i}"), "team": "marketing", "occurred_at": "2026-10-10T10:00:00Z"}))
-        .collect();
-    expect_status(
-        app.post("/api/v1/events", app.admin(), &json!(events))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    app.set_now("2026-11-01T12:00:00Z");
-    let evaluated = app
-        .post("/api/v1/slas/mql/evaluate", app.admin(), &json!({}))
-        .await;
-    expect_status(evaluated, StatusCode::OK).await;
-}
-
 async fn the_gauges_follow_a_breach_and_its_messages(backend: Backend) {
     // Mail cannot be delivered at first: nothing listens on the port yet.
     let port = free_port();
@@ -83,7 +48,7 @@ async fn the_gauges_follow_a_breach_and_its_messages(backend: Backend) {
         Some(0.0)
     );
 
-    breach_october(&app).await;
+    crate::notifications::breached_october(&app).await;
     let text = scrape(&app).await;
     // The board shows November, just begun; October's breach is open.
     for (series, want) in [

@@ -133,13 +133,11 @@ impl Drop for Served {
     }
 }
 
-/// Signs in as the first admin of a served instance.
-pub async fn admin_token(served: &Served) -> String {
-    let client = reqwest::Client::new();
-    let body = json!({"email": "admin@accord.local", "password": crate::helpers::ADMIN_PASSWORD});
-    let response = client
+/// Signs in to a served instance with a password; the access token.
+pub async fn sign_in(served: &Served, email: &str, password: &str) -> String {
+    let response = reqwest::Client::new()
         .post(format!("{}/api/v1/auth/token", served.address))
-        .json(&body)
+        .json(&json!({"email": email, "password": password}))
         .send()
         .await
         .unwrap();
@@ -147,6 +145,11 @@ pub async fn admin_token(served: &Served) -> String {
         .as_str()
         .unwrap()
         .to_string()
+}
+
+/// Signs in as the first admin of a served instance.
+pub async fn admin_token(served: &Served) -> String {
+    sign_in(served, "admin@accord.local", crate::helpers::ADMIN_PASSWORD).await
 }
 
 pub async fn call(
@@ -175,20 +178,6 @@ fn cap(i: usize) -> usize {
     2 + i % 4
 }
 
-async fn sign_in(served: &Served, email: &str) -> String {
-    let body = json!({"email": email, "password": "head-password-123"});
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/token", served.address))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().unwrap().to_string()
-}
-
 /// Two teams with a head each, and `count` signed caps: at most `cap(i)` `burst.{i}` events a month,
 /// each mailing both teams when broken.
 pub async fn capped_agreements(served: &Served, admin: &str, count: usize) {
@@ -199,8 +188,8 @@ pub async fn capped_agreements(served: &Served, admin: &str, count: usize) {
             "team": team, "role": "head", "password": "head-password-123"});
         call(served, admin, Method::POST, "/api/v1/users", head).await;
     }
-    let marketing = sign_in(served, "head@marketing.example.com").await;
-    let sales = sign_in(served, "head@sales.example.com").await;
+    let marketing = sign_in(served, "head@marketing.example.com", "head-password-123").await;
+    let sales = sign_in(served, "head@sales.example.com", "head-password-123").await;
     for i in 0..count {
         let sla = json!({"key": format!("cap-{i}"), "name": format!("Cap {i}"),
             "provider": "marketing", "consumer": "sales",

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{Backend, TestDb};
-use crate::process::{Served, accord, admin_token, burst, call, capped_agreements, text};
+use crate::process::{Served, accord, admin_token, burst, call, capped_agreements, sign_in, text};
 use crate::smtp::SmtpSink;
 
 /// SLAs in the run; each caps its own event kind at a different count, so that they break at
@@ -289,28 +289,12 @@ async fn an_evaluation_through_one_replica_shows_in_every_replicas_status_within
     let member = json!({"email": "member@example.com", "name": "Member", "team": "sales",
         "role": "member", "password": "member-password-123"});
     let created = call(&replicas[0], &admin, Method::POST, "/api/v1/users", member).await;
-    let token: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/token", replicas[0].address))
-        .json(&json!({"email": "member@example.com", "password": "member-password-123"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
+    let token = sign_in(&replicas[0], "member@example.com", "member-password-123").await;
     for served in &replicas {
         status_of(served, &token).await;
     }
     let path = format!("/api/v1/users/{}", created["id"].as_str().unwrap());
-    reqwest::Client::new()
-        .delete(format!("{}{path}", replicas[1].address))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
+    call(&replicas[1], &admin, Method::DELETE, &path, json!({})).await;
     for served in &replicas {
         let deadline = Instant::now() + Duration::from_secs(1);
         loop {
