@@ -19,9 +19,7 @@ Details of each part stay in target/load/ and target/bench/.
 """
 
 import argparse
-import datetime as dt
 import os
-import re
 import subprocess
 import sys
 
@@ -80,29 +78,9 @@ def ingestion(backend, ndjson, total, rows, csv_path):
 
 
 def evaluate(backend, ndjson):
-    url, data_dir, cleanup = ingest.fresh_database(backend)
-    try:
-        ingest.log(f"{backend}: loading events for the evaluation…")
-        ingest.run([ingest.ACCORD, "import", ndjson], env=ingest.accord_env(url, data_dir))
-        if backend == "postgres":
-            ingest.run(["psql", url, "-qc", "ANALYZE"])
-        evaluation.sign_slas(url, data_dir)
-        ingest.log(f"{backend}: full cycle…")
-        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        full, accord_values, _ = evaluation.timed_evaluate(url, data_dir)
-        idle_process, _, idle_cli = evaluation.timed_evaluate(url, data_dir)
-        ingest.log(f"{backend}: the server's idle cycles…")
-        idle = evaluation.server_idle_cycle(url, data_dir)
-        ingest.log(f"{backend}: raw SQL…")
-        raw, raw_values = (evaluation.raw_sqlite if backend == "sqlite" else evaluation.raw_postgres)(url, now)
-        for key, want in raw_values.items():
-            got = accord_values.get(key, "missing")
-            if got == "missing" or (got is None) != (want is None) or (
-                    got is not None and abs(got - want) > 1e-6 * max(1, abs(want))):
-                raise SystemExit(f"{backend}: {key}: accord {got} ≠ raw {want}")
-        return full, raw, idle, idle_cli, idle_process
-    finally:
-        cleanup()
+    m = evaluation.measure(backend, ndjson, server_idle=True)
+    (full, _, _), (idle_process, _, idle_cli) = m["full"], m["idle"]
+    return full, m["raw"], m["server_idle"], idle_cli, idle_process
 
 
 def main():

@@ -300,6 +300,38 @@ def timed_evaluate(url, data_dir):
     return elapsed, values, float(cycle.group(1)) / 1000
 
 
+def measure(backend, ndjson, server_idle=False):
+    """Loads `ndjson` into a fresh `backend` database, signs the SLAs and measures: the full cycle
+    and a second (idle) `accord evaluate`, each as (seconds of the process, values, seconds of the
+    cycle); the raw SQL's seconds, after checking its values equal accord's; and with
+    `server_idle`, the server's idle cycle ([server_idle_cycle]). The database is dropped after."""
+    url, data_dir, cleanup = ingest.fresh_database(backend)
+    try:
+        ingest.log(f"{backend}: loading events…")
+        ingest.run([ingest.ACCORD, "import", ndjson], env=ingest.accord_env(url, data_dir))
+        if backend == "postgres":
+            ingest.run(["psql", url, "-qc", "ANALYZE"])
+        sign_slas(url, data_dir)
+        ingest.log(f"{backend}: full cycle…")
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        full = timed_evaluate(url, data_dir)
+        idle = timed_evaluate(url, data_dir)
+        server = None
+        if server_idle:
+            ingest.log(f"{backend}: the server's idle cycles…")
+            server = server_idle_cycle(url, data_dir)
+        ingest.log(f"{backend}: raw SQL…")
+        raw, raw_values = (raw_sqlite if backend == "sqlite" else raw_postgres)(url, now)
+        accord_values = full[1]
+        for key, want in raw_values.items():
+            got = accord_values.get(key, "missing")
+            if got == "missing" or (got is None) != (want is None) or (got is not None and abs(got - want) > 1e-6 * max(1, abs(want))):
+                raise SystemExit(f"{backend}: {key}: accord {got} ≠ raw {want}")
+        return {"full": full, "idle": idle, "server_idle": server, "raw": raw, "checked": len(raw_values)}
+    finally:
+        cleanup()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--leads", type=int, default=260_000)
@@ -313,28 +345,9 @@ def main():
                     "--end", "2026-11-01", "--format", "ndjson", "--out", ndjson])
     rows = []
     for backend in ["sqlite"] + ([] if args.skip_postgres else ["postgres"]):
-        url, data_dir, cleanup = ingest.fresh_database(backend)
-        try:
-            ingest.log(f"{backend}: loading events…")
-            ingest.run([ingest.ACCORD, "import", ndjson], env=ingest.accord_env(url, data_dir))
-            if backend == "postgres":
-                ingest.run(["psql", url, "-qc", "ANALYZE"])
-            sign_slas(url, data_dir)
-            ingest.log(f"{backend}: full cycle…")
-            now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-            full, accord_values, _ = timed_evaluate(url, data_dir)
-            current, current_values, _ = timed_evaluate(url, data_dir)
-            ingest.log(f"{backend}: raw SQL…")
-            raw, raw_values = (raw_sqlite if backend == "sqlite" else raw_postgres)(url, now)
-            checked = 0
-            for key, want in raw_values.items():
-                got = accord_values.get(key, "missing")
-                if got == "missing" or (got is None) != (want is None) or (got is not None and abs(got - want) > 1e-6 * max(1, abs(want))):
-                    raise SystemExit(f"{backend}: {key}: accord {got} ≠ raw {want}")
-                checked += 1
-            rows.append((backend, len(accord_values), full, len(current_values), current, raw, checked))
-        finally:
-            cleanup()
+        m = measure(backend, ndjson)
+        (full, full_values, _), (current, current_values, _) = m["full"], m["idle"]
+        rows.append((backend, len(full_values), full, len(current_values), current, m["raw"], m["checked"]))
     print("\n| backend | full cycle (periods) | seconds | raw SQL, same periods | accord ÷ raw | current-period cycle (periods) | seconds |")
     print("|---|---|---|---|---|---|---|")
     for backend, n, full, m, current, raw, checked in rows:
